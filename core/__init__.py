@@ -1,0 +1,1 @@
+"""Shared vocabulary every stage may import: readings, kinds, the clock, settings."""

@@ -1,0 +1,226 @@
+"""Settings from the environment, validated once at start-up into a frozen value."""
+
+from __future__ import annotations
+
+import os
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import platformdirs
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class MqttTarget:
+    """Where the broker is and how to log in."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+
+    def __repr__(self) -> str:  # never print the password
+        return f"MqttTarget(host={self.host!r}, port={self.port}, username={self.username!r})"
+
+
+def parse_mqtt_url(url: str) -> MqttTarget:
+    """`mqtt://user:pass@host:1883` (or `mqtts://`) → MqttTarget."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise ValueError("expected mqtt://[user:pass@]host[:port] or mqtts://...")
+    tls = parts.scheme == "mqtts"
+    try:
+        port = parts.port or (8883 if tls else 1883)
+    except ValueError as exc:
+        raise ValueError(f"bad port: {exc}") from exc
+    return MqttTarget(
+        host=parts.hostname,
+        port=port,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        tls=tls,
+    )
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _timezone(text: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError("not an IANA time zone name") from exc
+    return text
+
+
+def _database_url(text: str) -> str:
+    if not text.startswith(("postgresql://", "postgres://")):
+        raise ValueError("expected postgresql://user@host:port/dbname")
+    return text
+
+
+def _mqtt_protocol(text: str) -> str:
+    if text not in ("5", "3.1.1"):
+        raise ValueError("must be 5 or 3.1.1")
+    return text
+
+
+def _log_level(text: str) -> str:
+    if text.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+    return text.upper()
+
+
+@dataclass(frozen=True, slots=True)
+class SettingSpec:
+    """One environment variable: its field, default, meaning and parser."""
+
+    env: str
+    field: str
+    default: str | None
+    description: str
+    parse: Callable[[str], Any]
+
+
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec(
+        "ELDERCARE_DATABASE_URL",
+        "database_url",
+        None,
+        "PostgreSQL URL; unset means an embedded PostgreSQL in the data dir",
+        _database_url,
+    ),
+    SettingSpec(
+        "ELDERCARE_MQTT_URL",
+        "mqtt_url",
+        None,
+        "broker URL mqtt://user:pass@host:1883; unset means an in-process broker",
+        parse_mqtt_url,
+    ),
+    SettingSpec(
+        "ELDERCARE_MQTT_PROTOCOL",
+        "mqtt_protocol",
+        "5",
+        "MQTT protocol version for ingest: 5 (shared subscriptions) or 3.1.1",
+        _mqtt_protocol,
+    ),
+    SettingSpec(
+        "ELDERCARE_DATA_DIR",
+        "data_dir",
+        None,
+        "where embedded services keep their data (default: the user data dir)",
+        Path,
+    ),
+    SettingSpec(
+        "ELDERCARE_DEFAULT_TIMEZONE",
+        "default_timezone",
+        "Asia/Shanghai",
+        "IANA time zone for homes registered without one",
+        _timezone,
+    ),
+    SettingSpec(
+        "ELDERCARE_INGEST_CLIENT_ID",
+        "ingest_client_id",
+        "eldercare-ingest-1",
+        "fixed MQTT client id of this ingest worker (its persistent session)",
+        str,
+    ),
+    SettingSpec(
+        "ELDERCARE_INGEST_SHARE_GROUP",
+        "ingest_share_group",
+        "ingest",
+        "shared-subscription group for ingest workers (MQTT 5); empty to disable",
+        str,
+    ),
+    SettingSpec(
+        "ELDERCARE_INGEST_BATCH_SIZE",
+        "ingest_batch_size",
+        "1000",
+        "messages per database write",
+        _positive_int,
+    ),
+    SettingSpec(
+        "ELDERCARE_INGEST_FLUSH_MS",
+        "ingest_flush_ms",
+        "200",
+        "longest a message waits for its batch to fill, in milliseconds",
+        _positive_int,
+    ),
+    SettingSpec(
+        "ELDERCARE_INGEST_MAX_INFLIGHT",
+        "ingest_max_inflight",
+        "4000",
+        "unacknowledged messages held before ingest stops reading (backpressure)",
+        _positive_int,
+    ),
+    SettingSpec(
+        "ELDERCARE_LOG_LEVEL",
+        "log_level",
+        "INFO",
+        "DEBUG, INFO, WARNING or ERROR",
+        _log_level,
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Validated settings; see SETTINGS for each variable's meaning."""
+
+    database_url: str | None
+    mqtt_url: MqttTarget | None
+    mqtt_protocol: str
+    data_dir: Path
+    default_timezone: str
+    ingest_client_id: str
+    ingest_share_group: str
+    ingest_batch_size: int
+    ingest_flush_ms: int
+    ingest_max_inflight: int
+    log_level: str
+
+    def __repr__(self) -> str:  # the database URL may carry a password
+        return f"Settings(data_dir={self.data_dir!s}, mqtt={self.mqtt_url!r})"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate every setting; raise SettingsError naming the bad one."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for spec in SETTINGS:
+            raw = env.get(spec.env) or spec.default
+            if raw is None:
+                values[spec.field] = None
+                continue
+            try:
+                values[spec.field] = spec.parse(raw)
+            except ValueError as exc:
+                raise SettingsError(f"{spec.env}: {exc}") from exc
+        if values["data_dir"] is None:
+            values["data_dir"] = Path(platformdirs.user_data_dir("eldercare"))
+        if values["ingest_max_inflight"] < values["ingest_batch_size"]:
+            raise SettingsError(
+                "ELDERCARE_INGEST_MAX_INFLIGHT: must be at least ELDERCARE_INGEST_BATCH_SIZE"
+            )
+        return cls(**values)
+
+
+def settings_help() -> str:
+    """A plain-text table of the settings for `--help`."""
+    lines = ["settings (environment variables):"]
+    for spec in SETTINGS:
+        default = f" [default: {spec.default}]" if spec.default is not None else ""
+        lines.append(f"  {spec.env}\n      {spec.description}{default}")
+    return "\n".join(lines)

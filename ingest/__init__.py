@@ -1,0 +1,1 @@
+"""Ingest: the wire contract, the MQTT subscriber and the batch writer."""

@@ -1,0 +1,299 @@
+"""paho-mqtt driven by the asyncio event loop, with manual acknowledgements.
+
+aiomqtt 2.x has no public manual ack, so this is a small wrapper in its spirit:
+paho does the protocol, the event loop does the socket I/O (add_reader/add_writer),
+and nothing runs in paho's own thread. We ack a message only after its batch is
+committed, and we stop reading the socket when too much is unacknowledged, so a
+slow database pushes back on the broker instead of filling our memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from core.backoff import Backoff
+from core.logs import kv
+from core.settings import MqttTarget
+
+log = logging.getLogger("eldercare.ingest.mqtt")
+
+KEEPALIVE_SECONDS = 30
+# Long enough to ride out an ingest restart or a deploy; the broker keeps our queued
+# QoS 1 messages that long. Beyond it an ingest worker is considered gone for good.
+SESSION_EXPIRY_SECONDS = 7 * 24 * 3600
+MISC_LOOP_INTERVAL_SECONDS = 1.0
+CONNECT_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A message as received, before any decoding. `generation` names the connection."""
+
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    received_at_s: float  # time.time() at receipt
+    generation: int
+
+
+class MqttConnectionError(ConnectionError):
+    """The broker refused us or could not be reached."""
+
+
+class ManualAckSubscriber:
+    """Subscribe with QoS 1 and a persistent session; hand messages to `on_message`.
+
+    `on_message` runs synchronously in the event loop and must not block.
+    `on_connection_lost` tells the owner that unacknowledged messages of the old
+    connection will be redelivered, so it must drop (not ack) what it holds of them.
+    """
+
+    def __init__(
+        self,
+        target: MqttTarget,
+        *,
+        client_id: str,
+        topic_filter: str,
+        protocol: str,
+        receive_maximum: int,
+        on_message: Callable[[InboundMessage], None],
+        on_connection_lost: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._target = target
+        self._client_id = client_id
+        self._topic_filter = topic_filter
+        self._protocol = protocol
+        self._receive_maximum = max(1, min(receive_maximum, 65535))
+        self._on_message_cb = on_message
+        self._on_connection_lost = on_connection_lost
+        self._generation = 0
+        self._paused = False
+        self._fd: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._connected: asyncio.Future[ReasonCode] | None = None
+        self._disconnected = asyncio.Event()
+        self._client = self._make_client()
+
+    def _make_client(self) -> paho.Client:
+        v5 = self._protocol == "5"
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self._client_id,
+            protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
+            clean_session=None if v5 else False,
+            manual_ack=True,
+            reconnect_on_failure=False,
+        )
+        if self._target.username:
+            client.username_pw_set(self._target.username, self._target.password)
+        if self._target.tls:
+            client.tls_set()
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_paho_message
+        client.on_socket_open = self._on_socket_open
+        client.on_socket_close = self._on_socket_close
+        client.on_socket_register_write = self._on_socket_register_write
+        client.on_socket_unregister_write = self._on_socket_unregister_write
+        return client
+
+    # -- socket callbacks: paho tells us which socket to watch -------------------------
+    # connect() runs in an executor (it blocks on the TCP handshake), so these may be
+    # called from that thread; then they hand the work to the loop. On the loop thread
+    # they act at once, so a closed socket's number is never unwatched after reuse.
+    def _on_loop(self, fn: Callable[..., object], *args: Any) -> None:
+        assert self._loop is not None
+        if threading.get_ident() == self._loop_thread:
+            fn(*args)
+        else:
+            self._loop.call_soon_threadsafe(fn, *args)
+
+    def _on_socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        self._on_loop(self._watch_socket, sock.fileno())
+
+    def _watch_socket(self, fd: int) -> None:
+        self._fd = fd
+        if not self._paused:
+            self._add_reader(fd)
+
+    def _add_reader(self, fd: int) -> None:
+        assert self._loop is not None
+        try:
+            self._loop.add_reader(fd, self._client.loop_read)
+        except OSError:  # closed before we got to it; paho reports the disconnect
+            self._fd = None
+
+    def _on_socket_close(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        self._on_loop(self._forget_socket, sock.fileno())
+
+    def _forget_socket(self, fd: int) -> None:
+        assert self._loop is not None
+        self._loop.remove_reader(fd)
+        self._loop.remove_writer(fd)
+        if self._fd == fd:
+            self._fd = None
+
+    def _on_socket_register_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        self._on_loop(self._add_writer, sock.fileno())
+
+    def _add_writer(self, fd: int) -> None:
+        assert self._loop is not None
+        if fd == self._fd or self._fd is None:
+            with contextlib.suppress(OSError):
+                self._loop.add_writer(fd, self._client.loop_write)
+
+    def _on_socket_unregister_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        assert self._loop is not None
+        self._on_loop(self._loop.remove_writer, sock.fileno())
+
+    # -- protocol callbacks (always on the loop thread, from loop_read) -----------------
+    def _on_connect(
+        self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        if self._connected is not None and not self._connected.done():
+            self._connected.set_result(reason)
+
+    def _on_disconnect(
+        self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        self._disconnected.set()
+
+    def _on_paho_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:  # brokers should refuse these, but never trust the wire
+            topic = "<topic not UTF-8>"
+        self._on_message_cb(
+            InboundMessage(topic, bytes(msg.payload), msg.mid, msg.qos, time.time(), self._generation)
+        )
+
+    # -- flow control and acknowledgements ---------------------------------------------
+    def pause_reading(self) -> None:
+        """Stop reading from the broker; TCP and the broker's queue hold the rest."""
+        if not self._paused:
+            self._paused = True
+            if self._fd is not None and self._loop is not None:
+                self._loop.remove_reader(self._fd)
+
+    def resume_reading(self) -> None:
+        """Read again after pause_reading."""
+        if self._paused:
+            self._paused = False
+            if self._fd is not None and self._loop is not None:
+                self._add_reader(self._fd)
+
+    @property
+    def generation(self) -> int:
+        """The current connection's number; messages of older ones cannot be acked."""
+        return self._generation
+
+    def ack(self, messages: Iterable[InboundMessage]) -> int:
+        """PUBACK each QoS 1 message of the current connection; returns how many."""
+        count = 0
+        for message in messages:
+            if message.generation == self._generation and message.qos > 0:
+                self._client.ack(message.mid, message.qos)
+                count += 1
+        return count
+
+    # -- connection lifetime ------------------------------------------------------------
+    async def run(self, ready: asyncio.Event | None = None) -> None:
+        """Connect, subscribe and keep reconnecting with jittered backoff until cancelled."""
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        backoff = Backoff()
+        outage_started: float | None = None
+        try:
+            while True:
+                try:
+                    await self._connect_and_subscribe()
+                except (OSError, MqttConnectionError, TimeoutError) as exc:
+                    if outage_started is None:
+                        outage_started = time.monotonic()
+                        log.warning(kv("broker_unavailable", host=self._target.host, error=exc))
+                    await asyncio.sleep(backoff.next_delay_s())
+                    continue
+                if outage_started is not None:
+                    log.info(
+                        kv("broker_recovered", outage_s=round(time.monotonic() - outage_started, 1))
+                    )
+                    outage_started = None
+                backoff.reset()
+                if ready is not None:
+                    ready.set()
+                await self._serve_until_disconnected()
+                outage_started = time.monotonic()
+                log.warning(kv("broker_connection_lost", host=self._target.host))
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        """Leave cleanly: send DISCONNECT now (the session stays) and unhook the socket."""
+        self._client.disconnect()
+        self._client.loop_write()  # writes DISCONNECT; paho then closes the socket
+        if self._fd is not None:
+            self._forget_socket(self._fd)
+        # paho may touch the socket again when garbage-collected, after our loop is gone.
+        self._client.on_socket_close = None
+        self._client.on_socket_unregister_write = None
+
+    async def _connect_and_subscribe(self) -> None:
+        assert self._loop is not None
+        self._disconnected.clear()
+        self._connected = self._loop.create_future()
+        properties = None
+        kwargs: dict[str, Any] = {}
+        if self._protocol == "5":
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = SESSION_EXPIRY_SECONDS
+            properties.ReceiveMaximum = self._receive_maximum
+            kwargs["clean_start"] = False
+        await self._loop.run_in_executor(
+            None,
+            lambda: self._client.connect(
+                self._target.host, self._target.port, KEEPALIVE_SECONDS,
+                properties=properties, **kwargs,
+            ),
+        )  # fmt: skip
+        try:
+            reason = await asyncio.wait_for(
+                asyncio.shield(self._connected), CONNECT_TIMEOUT_SECONDS
+            )
+        except TimeoutError:
+            self._client.disconnect()
+            raise
+        if reason.is_failure:
+            self._client.disconnect()
+            raise MqttConnectionError(f"broker refused the connection: {reason}")
+        result, _ = self._client.subscribe(self._topic_filter, qos=1)
+        if result != paho.MQTT_ERR_SUCCESS:
+            raise MqttConnectionError(f"subscribe failed: {paho.error_string(result)}")
+        log.info(kv("broker_connected", host=self._target.host, port=self._target.port,
+                    client_id=self._client_id, topic=self._topic_filter))  # fmt: skip
+
+    async def _serve_until_disconnected(self) -> None:
+        """Drive paho's timers (keepalive pings, retries) until the connection drops."""
+        while not self._disconnected.is_set():
+            if self._client.loop_misc() != paho.MQTT_ERR_SUCCESS:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._disconnected.wait(), MISC_LOOP_INTERVAL_SECONDS)
+        # From here on, nothing received on the old connection may be acked: the broker
+        # will redeliver it on the next one.
+        self._generation += 1
+        self._on_connection_lost()

@@ -1,0 +1,130 @@
+"""Ingest's one write: a batch of readings and dead letters, idempotent, in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from core.readings import Reading
+
+STAGING_TABLE = "staging_readings"
+READING_COLUMNS = (
+    "device_id", "home_id", "ts", "seq", "received_at", "channel", "volume_l", "flow_lpm",
+    "motion", "room", "alarm", "test", "battery_pct", "online", "rssi_dbm", "fw",
+)  # fmt: skip
+DEAD_LETTER_COLUMNS = ("topic", "payload", "reason", "received_at")
+
+_COLUMN_LIST = ", ".join(READING_COLUMNS)
+
+_MERGE_READINGS = f"""
+INSERT INTO readings ({_COLUMN_LIST})
+SELECT {_COLUMN_LIST} FROM {STAGING_TABLE}
+ON CONFLICT (device_id, ts, seq) DO NOTHING
+"""
+
+# The newest message of each device by (ts, seq) — never by arrival — sets its state;
+# an older message arriving late changes nothing it should not.
+_MERGE_DEVICE_STATE = f"""
+INSERT INTO device_state AS s (
+    device_id, last_seen_at, last_seq, last_received_at, battery_pct, battery_at,
+    online, status_at, status_seq, rssi_dbm, fw)
+SELECT a.device_id, a.ts, a.seq, a.received_at, b.battery_pct, b.ts,
+       st.online, st.ts, st.seq, st.rssi_dbm, st.fw
+FROM (SELECT DISTINCT ON (device_id) device_id, ts, seq, received_at
+      FROM {STAGING_TABLE} ORDER BY device_id, ts DESC, seq DESC) a
+LEFT JOIN (SELECT DISTINCT ON (device_id) device_id, battery_pct, ts
+           FROM {STAGING_TABLE} WHERE battery_pct IS NOT NULL
+           ORDER BY device_id, ts DESC, seq DESC) b USING (device_id)
+LEFT JOIN (SELECT DISTINCT ON (device_id) device_id, online, ts, seq, rssi_dbm, fw
+           FROM {STAGING_TABLE} WHERE channel = 'status' AND online IS NOT NULL
+           ORDER BY device_id, ts DESC, seq DESC) st USING (device_id)
+ORDER BY a.device_id  -- a fixed lock order, so concurrent workers cannot deadlock
+ON CONFLICT (device_id) DO UPDATE SET
+    last_seq = CASE WHEN (EXCLUDED.last_seen_at, EXCLUDED.last_seq) > (s.last_seen_at, s.last_seq)
+                    THEN EXCLUDED.last_seq ELSE s.last_seq END,
+    last_seen_at = GREATEST(s.last_seen_at, EXCLUDED.last_seen_at),
+    last_received_at = GREATEST(s.last_received_at, EXCLUDED.last_received_at),
+    battery_pct = CASE WHEN EXCLUDED.battery_at >= s.battery_at OR s.battery_at IS NULL
+                       THEN COALESCE(EXCLUDED.battery_pct, s.battery_pct) ELSE s.battery_pct END,
+    battery_at = GREATEST(s.battery_at, EXCLUDED.battery_at),
+    online = CASE WHEN s.status_at IS NULL
+                    OR (EXCLUDED.status_at, EXCLUDED.status_seq) >= (s.status_at, s.status_seq)
+                  THEN COALESCE(EXCLUDED.online, s.online) ELSE s.online END,
+    rssi_dbm = CASE WHEN s.status_at IS NULL
+                      OR (EXCLUDED.status_at, EXCLUDED.status_seq) >= (s.status_at, s.status_seq)
+                    THEN COALESCE(EXCLUDED.rssi_dbm, s.rssi_dbm) ELSE s.rssi_dbm END,
+    fw = CASE WHEN s.status_at IS NULL
+                OR (EXCLUDED.status_at, EXCLUDED.status_seq) >= (s.status_at, s.status_seq)
+              THEN COALESCE(EXCLUDED.fw, s.fw) ELSE s.fw END,
+    status_seq = CASE WHEN s.status_at IS NULL OR EXCLUDED.status_at >= s.status_at
+                      THEN COALESCE(EXCLUDED.status_seq, s.status_seq) ELSE s.status_seq END,
+    status_at = GREATEST(s.status_at, EXCLUDED.status_at)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message we could not accept, kept with its reason."""
+
+    topic: str
+    payload: bytes
+    reason: str
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """What one committed batch did."""
+
+    inserted: int
+    duplicates: int
+    dead_letters: int
+
+
+async def prepare_ingest_connection(conn: asyncpg.Connection) -> None:
+    """Pool init hook: the per-connection staging table COPY writes into."""
+    await conn.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {STAGING_TABLE} "
+        f"(LIKE readings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
+
+
+def reading_record(reading: Reading, home_id: str) -> tuple[object, ...]:
+    """A reading as a row in READING_COLUMNS order."""
+    return (
+        reading.device_id, home_id, reading.ts, reading.seq, reading.received_at,
+        reading.channel.value, reading.volume_l, reading.flow_lpm, reading.motion,
+        reading.room, reading.alarm, reading.test, reading.battery_pct, reading.online,
+        reading.rssi_dbm, reading.fw,
+    )  # fmt: skip
+
+
+async def write_batch(
+    conn: asyncpg.Connection,
+    readings: Sequence[tuple[object, ...]],
+    dead_letters: Sequence[DeadLetter],
+) -> BatchResult:
+    """Store readings (rows from `reading_record`) and dead letters in one transaction.
+
+    Idempotent on (device_id, ts, seq): a redelivered message counts as a duplicate.
+    The connection must have been prepared by `prepare_ingest_connection`.
+    """
+    inserted = 0
+    async with conn.transaction():
+        if readings:
+            await conn.copy_records_to_table(
+                STAGING_TABLE, records=readings, columns=READING_COLUMNS
+            )
+            status = await conn.execute(_MERGE_READINGS)
+            inserted = int(status.rsplit(" ", 1)[1])
+            await conn.execute(_MERGE_DEVICE_STATE)
+        if dead_letters:
+            await conn.copy_records_to_table(
+                "dead_letters",
+                records=[(d.topic, d.payload, d.reason, d.received_at) for d in dead_letters],
+                columns=DEAD_LETTER_COLUMNS,
+            )
+    return BatchResult(inserted, len(readings) - inserted, len(dead_letters))

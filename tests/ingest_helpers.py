@@ -1,0 +1,79 @@
+"""Running a real ingest worker and a real publisher inside a test."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from core.readings import DeviceType
+from core.settings import MqttTarget
+from ingest.service import IngestConfig, IngestService
+from ingest.wire import format_ts
+from simulators.publisher import DevicePublisher
+from storage.registry import add_device, add_home
+from tests.services import SIMULATOR_USER, Mosquitto, unique_name
+
+
+@asynccontextmanager
+async def running_ingest(
+    db_url: str, target: MqttTarget, *, client_id: str | None = None, **config: Any
+) -> AsyncIterator[IngestService]:
+    """An ingest worker subscribed and ready, stopped when the block ends."""
+    service = IngestService(
+        IngestConfig(client_id=client_id or unique_name("ingest"),
+                     share_group=unique_name("grp"), **config),
+        db_url, target,
+    )  # fmt: skip
+    ready = asyncio.Event()
+    task = asyncio.create_task(service.run(ready), name="test-ingest")
+    try:
+        await asyncio.wait_for(ready.wait(), 15)
+        yield service
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@asynccontextmanager
+async def publisher(broker: Mosquitto) -> AsyncIterator[DevicePublisher]:
+    """A connected publisher with the simulator's credentials."""
+    pub = DevicePublisher(broker.target(SIMULATOR_USER), unique_name("pub"))
+    await asyncio.to_thread(pub.connect)
+    try:
+        yield pub
+    finally:
+        await asyncio.to_thread(pub.close)
+
+
+async def wait_until(
+    condition: Callable[[], Awaitable[bool]], timeout_s: float = 30, what: str = "condition"
+) -> None:
+    """Poll `condition` until it holds; fail the test with `what` if it never does."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+async def register_home(
+    conn: asyncpg.Connection, home_id: str, devices: dict[str, tuple[DeviceType, str | None]]
+) -> None:
+    """A home with the given devices: {device_id: (type, room)}."""
+    await add_home(conn, home_id, "Asia/Shanghai")
+    for device_id, (device_type, room) in devices.items():
+        await add_device(conn, device_id, device_type, home_id, room)
+
+
+def ts(minutes_ago: float = 0.0) -> str:
+    """An RFC 3339 timestamp some minutes before now."""
+    return format_ts(datetime.now(UTC) - timedelta(minutes=minutes_ago))
