@@ -39,9 +39,16 @@ def template_database() -> Iterator[str]:
             await migrate(conn)
         finally:
             await conn.close()
+        # TimescaleDB runs a background scheduler in each database, and a template must
+        # have no sessions: mark it a template that allows none, then end the scheduler's.
+        await _admin(f'ALTER DATABASE "{name}" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false')
+        await _admin(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        )
 
     asyncio.run(create())
     yield name
+    asyncio.run(_admin(f'ALTER DATABASE "{name}" WITH IS_TEMPLATE false'))
     asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 

@@ -1,0 +1,57 @@
+"""Settings and command-line input: clear errors at the edge."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from core.settings import Settings, SettingsError, parse_mqtt_url
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.database_url is None and settings.mqtt_url is None
+    assert settings.ingest_batch_size == 1000 and settings.default_timezone == "Asia/Shanghai"
+
+
+def test_mqtt_url_with_credentials() -> None:
+    target = parse_mqtt_url("mqtt://ingest:p%40ss@broker.local:1884")
+    assert (target.host, target.port, target.username, target.password) == (
+        "broker.local", 1884, "ingest", "p@ss",
+    )  # fmt: skip
+    assert "p@ss" not in repr(target)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"ELDERCARE_MQTT_URL": "http://x"}, "ELDERCARE_MQTT_URL: expected mqtt://"),
+        ({"ELDERCARE_DATABASE_URL": "mysql://x"}, "ELDERCARE_DATABASE_URL: expected postgresql://"),
+        ({"ELDERCARE_INGEST_BATCH_SIZE": "0"}, "ELDERCARE_INGEST_BATCH_SIZE: must be a positive"),
+        ({"ELDERCARE_INGEST_BATCH_SIZE": "lots"}, "ELDERCARE_INGEST_BATCH_SIZE: invalid literal"),
+        ({"ELDERCARE_DEFAULT_TIMEZONE": "Nowhere/City"}, "ELDERCARE_DEFAULT_TIMEZONE: not an IANA"),
+        ({"ELDERCARE_MQTT_PROTOCOL": "4"}, "ELDERCARE_MQTT_PROTOCOL: must be 5 or 3.1.1"),
+        (
+            {"ELDERCARE_INGEST_MAX_INFLIGHT": "10"},
+            "ELDERCARE_INGEST_MAX_INFLIGHT: must be at least",
+        ),
+    ],
+)
+def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
+
+
+def test_cli_help_lists_the_settings_and_bad_setting_exits_2() -> None:
+    help_text = subprocess.run(
+        [sys.executable, "-m", "eldercare", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "ELDERCARE_DATABASE_URL" in help_text and "ELDERCARE_MQTT_URL" in help_text
+    result = subprocess.run(
+        [sys.executable, "-m", "eldercare", "db", "migrate"],
+        env={"ELDERCARE_MQTT_URL": "tcp://nope", "PATH": ""}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "bad setting: ELDERCARE_MQTT_URL" in result.stderr
