@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import asyncpg
 
 from core.settings import MqttTarget, Settings
 from eldercare.embedded import embedded_broker, embedded_postgres
+from ingest.service import IngestConfig
 from storage.backend import Backend, detect_backend
 from storage.migrate import migrate
 
@@ -23,14 +26,30 @@ async def database(settings: Settings) -> AsyncIterator[str]:
         yield url
 
 
+@dataclass(frozen=True)
+class Broker:
+    """Where the broker is, and whether it is our embedded one (MQTT 3.1.1, no $share)."""
+
+    target: MqttTarget
+    embedded: bool
+
+
 @asynccontextmanager
-async def broker(settings: Settings) -> AsyncIterator[tuple[MqttTarget, str]]:
-    """The broker and MQTT protocol to use; starts the in-process broker when none is set."""
+async def broker(settings: Settings) -> AsyncIterator[Broker]:
+    """The broker to use; starts the in-process broker when none is configured."""
     if settings.mqtt_url:
-        yield settings.mqtt_url, settings.mqtt_protocol
+        yield Broker(settings.mqtt_url, embedded=False)
         return
     async with embedded_broker() as target:
-        yield target, "3.1.1"
+        yield Broker(target, embedded=True)
+
+
+def ingest_config(settings: Settings, broker: Broker) -> IngestConfig:
+    """The ingest settings, adjusted to what the broker supports."""
+    config = IngestConfig.from_settings(settings)
+    if broker.embedded:
+        config = dataclasses.replace(config, protocol="3.1.1", share_supported=False)
+    return config
 
 
 async def migrate_and_detect(database_url: str) -> tuple[list[int], Backend]:

@@ -42,10 +42,10 @@ class IngestConfig:
     """How one ingest worker connects and batches."""
 
     client_id: str
-    protocol: str = "5"
+    protocol: str = "3.1.1"
     share_group: str = "ingest"
     batch_size: int = 1000
-    flush_interval_s: float = 0.2
+    flush_interval_s: float = 0.05
     max_inflight: int = 4000
     max_future: timedelta = DEFAULT_MAX_FUTURE
 
@@ -61,10 +61,12 @@ class IngestConfig:
             max_inflight=settings.ingest_max_inflight,
         )
 
+    share_supported: bool = True  # False for brokers without $share (the embedded amqtt)
+
     @property
     def topic_filter(self) -> str:
-        """Shared subscription on MQTT 5 so workers split the stream; plain otherwise."""
-        if self.protocol == "5" and self.share_group:
+        """A shared subscription, so workers split the stream; plain when unsupported."""
+        if self.share_group and self.share_supported:
             return f"$share/{self.share_group}/{TOPIC_FILTER}"
         return TOPIC_FILTER
 

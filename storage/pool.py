@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,3 +28,8 @@ async def create_pool(
         command_timeout=60,
     )
     return pool
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server URL naming another database (query parameters kept)."""
+    return re.sub(r"/[^/?]*(\?|$)", f"/{name}\\1", url, count=1)

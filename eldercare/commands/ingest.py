@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import logging
 from typing import Any
 
 from core.logs import kv
 from core.settings import Settings
-from eldercare.runtime import broker, database, migrate_and_detect
-from ingest.service import IngestConfig, IngestService
+from eldercare.runtime import broker, database, ingest_config, migrate_and_detect
+from ingest.service import IngestService
 
 log = logging.getLogger("eldercare.ingest")
 
@@ -28,14 +27,11 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     """Migrate, report the backend, then ingest until interrupted."""
 
     async def go() -> None:
-        async with database(settings) as url, broker(settings) as (target, protocol):
+        async with database(settings) as url, broker(settings) as mqtt:
             _, backend = await migrate_and_detect(url)
             log.info(kv("storage_backend", backend=backend.name,
                         timescaledb=backend.timescaledb_version or "-"))  # fmt: skip
-            config = IngestConfig.from_settings(settings)
-            if protocol != config.protocol:
-                config = dataclasses.replace(config, protocol=protocol)
-            await IngestService(config, url, target).run()
+            await IngestService(ingest_config(settings, mqtt), url, mqtt.target).run()
 
     asyncio.run(go())
     return 0
