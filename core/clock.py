@@ -60,3 +60,16 @@ class AcceleratedClock:
         """Simulated now: origin + elapsed wall time × factor."""
         elapsed = self._wall.now() - self._started
         return self._origin + elapsed * self._factor
+
+
+class CatchUpClock:
+    """Runs `factor` times faster than the wall clock from `origin` until it reaches the
+    present, then keeps to real time: device time may never be ahead of the real now."""
+
+    def __init__(self, origin: datetime, factor: float, wall: Clock | None = None) -> None:
+        self._accelerated = AcceleratedClock(origin, factor, wall)
+        self._wall = wall or WallClock()
+
+    def now(self) -> datetime:
+        """The simulated now, never later than the wall clock."""
+        return min(self._accelerated.now(), self._wall.now())

@@ -110,6 +110,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
         parse_mqtt_url,
     ),
     SettingSpec(
+        "ELDERCARE_SIMULATOR_MQTT_URL", "simulator_mqtt_url", None,
+        "broker login the simulators publish with (default: ELDERCARE_MQTT_URL)", parse_mqtt_url,
+    ),
+    SettingSpec(
         "ELDERCARE_MQTT_PROTOCOL",
         "mqtt_protocol",
         "5",
@@ -181,6 +185,7 @@ class Settings:
 
     database_url: str | None
     mqtt_url: MqttTarget | None
+    simulator_mqtt_url: MqttTarget | None
     mqtt_protocol: str
     data_dir: Path
     default_timezone: str

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import uuid
 
-from storage.pool import with_database
 from eldercare.mosquitto import INGEST_USER, SIMULATOR_USER, Mosquitto, free_port, make_mosquitto
+from storage.pool import with_database
 
 __all__ = ["INGEST_USER", "SIMULATOR_USER", "Mosquitto", "free_port", "make_mosquitto"]
 
