@@ -110,8 +110,25 @@ SETTINGS: tuple[SettingSpec, ...] = (
         parse_mqtt_url,
     ),
     SettingSpec(
-        "ELDERCARE_SIMULATOR_MQTT_URL", "simulator_mqtt_url", None,
-        "broker login the simulators publish with (default: ELDERCARE_MQTT_URL)", parse_mqtt_url,
+        "ELDERCARE_SIMULATOR_MQTT_URL",
+        "simulator_mqtt_url",
+        None,
+        "broker login the simulators publish with (default: ELDERCARE_MQTT_URL)",
+        parse_mqtt_url,
+    ),
+    SettingSpec(
+        "ELDERCARE_SIMULATOR_DEVICE_PASSWORD_TEMPLATE",
+        "simulator_device_password_template",
+        None,
+        "per-device broker password for simulated devices, {device_id} replaced",
+        str,
+    ),
+    SettingSpec(
+        "ELDERCARE_VOICE_CALLBACK_SECRET",
+        "voice_callback_secret",
+        None,
+        "shared secret signing the voice gateway's call-result callbacks",
+        str,
     ),
     SettingSpec(
         "ELDERCARE_MQTT_PROTOCOL",
@@ -186,6 +203,8 @@ class Settings:
     database_url: str | None
     mqtt_url: MqttTarget | None
     simulator_mqtt_url: MqttTarget | None
+    simulator_device_password_template: str | None
+    voice_callback_secret: str | None
     mqtt_protocol: str
     data_dir: Path
     default_timezone: str

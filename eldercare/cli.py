@@ -20,7 +20,9 @@ COMMAND_MODULES = (
     "eldercare.commands.simulate",
     "eldercare.commands.backtest",
     "eldercare.commands.findings",
+    "eldercare.commands.alerts",
     "eldercare.commands.bench",
+    "eldercare.commands.gateways",
 )
 
 

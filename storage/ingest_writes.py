@@ -26,21 +26,25 @@ ON CONFLICT (device_id, ts, seq) DO NOTHING
 """
 
 # The newest message of each device by (ts, seq) — never by arrival — sets its state;
-# an older message arriving late changes nothing it should not.
+# an older message arriving late changes nothing it should not. One exception: the
+# online flag. `{"online": false}` is the device's MQTT last will, written when it
+# connected, so its ts is stale by design; it takes effect when the broker delivered
+# it (received_at), which is when the connection was seen to die.
 _MERGE_DEVICE_STATE = f"""
 INSERT INTO device_state AS s (
     device_id, last_seen_at, last_seq, last_received_at, battery_pct, battery_at,
     online, status_at, status_seq, rssi_dbm, fw)
 SELECT a.device_id, a.ts, a.seq, a.received_at, b.battery_pct, b.ts,
-       st.online, st.ts, st.seq, st.rssi_dbm, st.fw
+       st.online, st.effective_at, st.seq, st.rssi_dbm, st.fw
 FROM (SELECT DISTINCT ON (device_id) device_id, ts, seq, received_at
       FROM {STAGING_TABLE} ORDER BY device_id, ts DESC, seq DESC) a
 LEFT JOIN (SELECT DISTINCT ON (device_id) device_id, battery_pct, ts
            FROM {STAGING_TABLE} WHERE battery_pct IS NOT NULL
            ORDER BY device_id, ts DESC, seq DESC) b USING (device_id)
-LEFT JOIN (SELECT DISTINCT ON (device_id) device_id, online, ts, seq, rssi_dbm, fw
+LEFT JOIN (SELECT DISTINCT ON (device_id) device_id, online, seq, rssi_dbm, fw,
+                  CASE WHEN online THEN ts ELSE greatest(ts, received_at) END AS effective_at
            FROM {STAGING_TABLE} WHERE channel = 'status' AND online IS NOT NULL
-           ORDER BY device_id, ts DESC, seq DESC) st USING (device_id)
+           ORDER BY device_id, effective_at DESC, seq DESC) st USING (device_id)
 ORDER BY a.device_id  -- a fixed lock order, so concurrent workers cannot deadlock
 ON CONFLICT (device_id) DO UPDATE SET
     last_seq = CASE WHEN (EXCLUDED.last_seen_at, EXCLUDED.last_seq) > (s.last_seen_at, s.last_seq)
@@ -59,7 +63,8 @@ ON CONFLICT (device_id) DO UPDATE SET
     fw = CASE WHEN s.status_at IS NULL
                 OR (EXCLUDED.status_at, EXCLUDED.status_seq) >= (s.status_at, s.status_seq)
               THEN COALESCE(EXCLUDED.fw, s.fw) ELSE s.fw END,
-    status_seq = CASE WHEN s.status_at IS NULL OR EXCLUDED.status_at >= s.status_at
+    status_seq = CASE WHEN s.status_at IS NULL
+                        OR (EXCLUDED.status_at, EXCLUDED.status_seq) >= (s.status_at, s.status_seq)
                       THEN COALESCE(EXCLUDED.status_seq, s.status_seq) ELSE s.status_seq END,
     status_at = GREATEST(s.status_at, EXCLUDED.status_at)
 """

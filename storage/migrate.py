@@ -77,5 +77,6 @@ async def _use_hypertables(conn: asyncpg.Connection) -> None:
     # enough to stay in memory while it is being written, and retention drops whole days.
     await conn.execute(
         "SELECT create_hypertable('readings', 'ts', chunk_time_interval => INTERVAL '1 day',"
-        " if_not_exists => TRUE, migrate_data => TRUE)"
+        " if_not_exists => TRUE, migrate_data => TRUE,"
+        " create_default_indexes => FALSE)"  # the migrations made the indexes we query by
     )

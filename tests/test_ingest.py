@@ -209,3 +209,34 @@ async def test_unacked_messages_are_redelivered_after_restart_and_stored_once(
                               protocol=protocol):  # fmt: skip
         await wait_until(lambda: _rows_at_least(db, 200), what="queued messages")
     assert await count(db, "SELECT count(DISTINCT seq) FROM readings") == 200
+
+
+async def test_a_last_will_marks_the_device_offline_despite_its_old_timestamp(
+    db: asyncpg.Connection, db_url: str, mosquitto: Mosquitto
+) -> None:
+    """The will's ts is its connect time; it must still win over heartbeats sent since."""
+    await register_home(db, "home-w", {"pir-w": (DeviceType.PIR, "hall")})
+    status = topic_for("pir-w", "status")
+
+    async def online() -> object:
+        return await db.fetchval("SELECT online FROM device_state WHERE device_id = 'pir-w'")
+
+    async with running_ingest(db_url, mosquitto.target()) as ingest, publisher(mosquitto) as pub:
+        await pub.publish_all_async([
+            (status, {"ts": ts(30), "seq": 0, "online": True}),  # announced at connect
+            (status, {"ts": ts(2), "seq": 5, "online": True, "battery_pct": 80}),  # heartbeat
+        ])  # fmt: skip
+        await wait_until(lambda: _processed(ingest, 2), what="connect and heartbeat")
+        assert await online() is True
+        # The broker publishes the will, written at connect (ts 30 minutes ago, seq 1).
+        await pub.publish_all_async([(status, {"ts": ts(30), "seq": 1, "online": False})])
+        await wait_until(lambda: _processed(ingest, 3), what="the will")
+        assert await online() is False
+        # A late-arriving copy of an old heartbeat does not bring it back...
+        await pub.publish_all_async([(status, {"ts": ts(3), "seq": 4, "online": True})])
+        await wait_until(lambda: _processed(ingest, 4), what="a late heartbeat")
+        assert await online() is False
+        # ...but the device reconnecting and announcing itself does.
+        await pub.publish_all_async([(status, {"ts": ts(-0.1), "seq": 0, "online": True})])
+        await wait_until(lambda: _processed(ingest, 5), what="the reconnect")
+        assert await online() is True
