@@ -8,6 +8,7 @@ COPY core core
 COPY ingest ingest
 COPY storage storage
 COPY detectors detectors
+COPY alerts alerts
 COPY simulators simulators
 COPY eldercare eldercare
 COPY deploy deploy

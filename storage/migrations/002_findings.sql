@@ -19,8 +19,9 @@ CREATE INDEX findings_at ON findings (at);
 
 -- One row per home: the detectors' state as of `through`, the event time of the last
 -- reading it reflects. A restart restores it and replays readings after `through`.
+-- The key `_engine` holds the engine-wide part (the pipeline guard).
 CREATE TABLE detector_state (
-    home_id   text PRIMARY KEY REFERENCES homes (id) ON DELETE CASCADE,
+    home_id   text PRIMARY KEY,
     state     jsonb NOT NULL,
     through   timestamptz NOT NULL,
     saved_at  timestamptz NOT NULL DEFAULT now()

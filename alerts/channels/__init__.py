@@ -1,0 +1,1 @@
+"""Delivery channels: one small Protocol (`base.Channel`), one module per channel."""

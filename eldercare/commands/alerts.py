@@ -1,0 +1,180 @@
+"""`eldercare alerts policy show|set|reset`, `alerts contacts add`, `alerts list`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from alerts.policy import POLICY_NAMES, PolicyError, policy_from_json, policy_to_json
+from alerts.routing import ChannelKind, Contact, Endpoint, Language, QuietHours, Role
+from core.clock import WallClock
+from core.settings import Settings
+from eldercare.runtime import database, migrate_and_detect
+from storage.alerts import list_alerts
+from storage.alerts_routing import (
+    effective_policy,
+    put_contact,
+    reset_policy,
+    save_policy,
+    stored_policy_names,
+)
+
+CLI_ACTOR = "cli"
+
+
+def _quiet_hours(text: str) -> QuietHours:
+    try:
+        start, end = text.split("-")
+        return QuietHours(time.fromisoformat(start), time.fromisoformat(end))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"expected HH:MM-HH:MM, e.g. 22:00-07:00 ({exc})"
+        ) from None
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register `alerts` and its actions."""
+    parser = subparsers.add_parser("alerts", help="alert policies, contacts and alerts")
+    sub = parser.add_subparsers(dest="alerts_command", metavar="ACTION", required=True)
+
+    policy = sub.add_parser("policy", help="escalation policies per severity (and system)")
+    psub = policy.add_subparsers(dest="policy_command", metavar="ACTION", required=True)
+    show = psub.add_parser("show", help="print the effective policies as JSON")
+    show.add_argument("name", nargs="?", choices=POLICY_NAMES)
+    show.set_defaults(handler=run_policy_show)
+    put = psub.add_parser("set", help="store a policy from a JSON file ('-' for stdin)")
+    put.add_argument("name", choices=POLICY_NAMES)
+    put.add_argument("file", help='{"steps": [{"after_s": 0, "roles": [...]}], ...}')
+    put.set_defaults(handler=run_policy_set)
+    reset = psub.add_parser("reset", help="drop a stored policy; the default applies again")
+    reset.add_argument("name", choices=POLICY_NAMES)
+    reset.set_defaults(handler=run_policy_reset)
+
+    contacts = sub.add_parser("contacts", help="who is told about a home")
+    csub = contacts.add_subparsers(dest="contacts_command", metavar="ACTION", required=True)
+    add = csub.add_parser("add", help="add or replace the contact at (home, role, position)")
+    add.add_argument("home_id", help="a home id, or '*' for the operations desk")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role if r != "resident"])
+    add.add_argument("--position", type=int, default=0, help="order within the role")
+    add.add_argument("--person", required=True, help="a user name or other stable reference")
+    add.add_argument("--language", choices=[x.value for x in Language], default="zh-CN")
+    add.add_argument("--sms")
+    add.add_argument("--email")
+    add.add_argument("--webhook")
+    add.add_argument("--quiet", type=_quiet_hours, help="quiet hours, local time: 22:00-07:00")
+    add.set_defaults(handler=run_contacts_add)
+
+    listing = sub.add_parser("list", help="list alerts, newest first")
+    listing.add_argument("--home")
+    listing.add_argument("--active", action="store_true", help="only unresolved alerts")
+    listing.set_defaults(handler=run_list)
+
+
+def _run(settings: Settings, action: Callable[[asyncpg.Connection], Awaitable[int]]) -> int:
+    async def go() -> int:
+        async with database(settings) as url:
+            await migrate_and_detect(url)
+            conn = await asyncpg.connect(url)
+            try:
+                return await action(conn)
+            except (PolicyError, ValueError) as exc:
+                print(f"eldercare: {exc}", file=sys.stderr)
+                return 1
+            finally:
+                await conn.close()
+
+    return asyncio.run(go())
+
+
+def run_policy_show(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the effective policies (stored, else default) as one JSON object."""
+
+    async def action(conn: asyncpg.Connection) -> int:
+        stored = await stored_policy_names(conn)
+        names = [args.name] if args.name else list(POLICY_NAMES)
+        out = {}
+        for name in names:
+            doc = policy_to_json(await effective_policy(conn, name))
+            out[name] = {**doc, "source": "stored" if name in stored else "default"}
+        print(json.dumps(out, indent=2))
+        return 0
+
+    return _run(settings, action)
+
+
+def run_policy_set(args: argparse.Namespace, settings: Settings) -> int:
+    """Validate a policy document and store it."""
+    try:
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
+        policy = policy_from_json(json.loads(text))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        print(f"eldercare: policy {args.name}: {exc}; nothing stored", file=sys.stderr)
+        return 1
+
+    async def action(conn: asyncpg.Connection) -> int:
+        await save_policy(conn, args.name, policy, CLI_ACTOR, WallClock().now())
+        print(f"policy {args.name} stored ({len(policy.steps)} steps)")
+        return 0
+
+    return _run(settings, action)
+
+
+def run_policy_reset(args: argparse.Namespace, settings: Settings) -> int:
+    """Drop a stored policy."""
+
+    async def action(conn: asyncpg.Connection) -> int:
+        dropped = await reset_policy(conn, args.name)
+        print(f"policy {args.name}: {'default restored' if dropped else 'already the default'}")
+        return 0
+
+    return _run(settings, action)
+
+
+def run_contacts_add(args: argparse.Namespace, settings: Settings) -> int:
+    """Add or replace one contact."""
+    endpoints = tuple(
+        Endpoint(kind, address)
+        for kind, address in (
+            (ChannelKind.SMS, args.sms),
+            (ChannelKind.EMAIL, args.email),
+            (ChannelKind.WEBHOOK, args.webhook),
+        )
+        if address
+    )
+    if not endpoints:
+        print("eldercare: give at least one of --sms, --email, --webhook", file=sys.stderr)
+        return 2
+    contact = Contact(
+        Role(args.role), args.position, args.person, Language(args.language), endpoints, args.quiet
+    )
+
+    async def action(conn: asyncpg.Connection) -> int:
+        await put_contact(conn, args.home_id, contact)
+        print(f"contact {args.role}[{args.position}] of home {args.home_id} saved")
+        return 0
+
+    return _run(settings, action)
+
+
+def run_list(args: argparse.Namespace, settings: Settings) -> int:
+    """Print alerts as JSON Lines."""
+
+    async def action(conn: asyncpg.Connection) -> int:
+        for alert in await list_alerts(conn, home_id=args.home, active_only=args.active):
+            print(json.dumps({
+                "id": alert.id, "home_id": alert.home_id, "kind": alert.kind,
+                "severity": alert.severity.value, "state": alert.state.value,
+                "occurrences": alert.occurrences, "opened_at": alert.opened_at.isoformat(),
+                "outcome": alert.outcome.value if alert.outcome else None,
+            }))  # fmt: skip
+        return 0
+
+    return _run(settings, action)
