@@ -48,6 +48,7 @@ class IngestConfig:
     flush_interval_s: float = 0.05
     max_inflight: int = 4000
     max_future: timedelta = DEFAULT_MAX_FUTURE
+    writers: int = 2  # batches committing at once (database connections)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IngestConfig:
@@ -134,7 +135,10 @@ class IngestService:
         while True:
             try:
                 return await create_pool(
-                    self._database_url, min_size=1, max_size=2, init=prepare_ingest_connection
+                    self._database_url,
+                    min_size=1,
+                    max_size=self.config.writers,
+                    init=prepare_ingest_connection,
                 )
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 if backoff.failures == 0:
@@ -187,22 +191,35 @@ class IngestService:
         return batch
 
     async def _flush_loop(self, pool: asyncpg.Pool) -> None:
-        while True:
-            batch = await self._next_batch()
-            if not batch:  # everything was dropped by a lost connection meanwhile
-                continue
+        # Up to `writers` batches commit at once: while one waits on the database the
+        # next is already being written, so neither the event loop nor PostgreSQL idles.
+        slots = asyncio.Semaphore(self.config.writers)
+        async with asyncio.TaskGroup() as commits:
+            while True:
+                batch = await self._next_batch()
+                if not batch:  # everything was dropped by a lost connection meanwhile
+                    continue
+                await slots.acquire()
+                commits.create_task(self._commit_and_ack(pool, batch, slots), name="ingest-commit")
+
+    async def _commit_and_ack(
+        self, pool: asyncpg.Pool, batch: list[InboundMessage], slots: asyncio.Semaphore
+    ) -> None:
+        try:
             decoded, result = await self._commit(pool, batch)
-            committed_s = time.time()
-            self.stats.batches += 1
-            self.stats.stored += result.inserted
-            self.stats.duplicates += result.duplicates
-            self.stats.dead_letters.update(decoded.reasons)
-            self.stats.last_commit_s = committed_s
-            # Acks only what arrived on the current connection; the rest is redelivered.
-            self._subscriber.ack(batch)
-            self._release(len(batch))
-            if self._on_committed is not None and decoded.readings:
-                self._on_committed(decoded.readings, committed_s)
+        finally:
+            slots.release()
+        committed_s = time.time()
+        self.stats.batches += 1
+        self.stats.stored += result.inserted
+        self.stats.duplicates += result.duplicates
+        self.stats.dead_letters.update(decoded.reasons)
+        self.stats.last_commit_s = committed_s
+        # Acks only what arrived on the current connection; the rest is redelivered.
+        self._subscriber.ack(batch)
+        self._release(len(batch))
+        if self._on_committed is not None and decoded.readings:
+            self._on_committed(decoded.readings, committed_s)
 
     async def _commit(
         self, pool: asyncpg.Pool, batch: list[InboundMessage]
