@@ -14,6 +14,7 @@ from core.settings import Settings, SettingsError, settings_help
 # Each module adds its subcommands; listed here so `--help` shows them in this order.
 COMMAND_MODULES = (
     "eldercare.commands.demo",
+    "eldercare.commands.run",
     "eldercare.commands.db",
     "eldercare.commands.ingest",
     "eldercare.commands.registry",

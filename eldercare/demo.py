@@ -25,10 +25,13 @@ from core.logs import kv
 from core.readings import Reading
 from core.registry import RegistryRow
 from core.settings import Settings
+from detectors.service import DetectorService
+from eldercare.backfill import backfill
 from eldercare.runtime import Broker, broker, database, ingest_config, migrate_and_detect
 from ingest.service import IngestService
 from simulators.publisher import DevicePublisher
 from simulators.record import MessageCursor, simulate_homes
+from storage.findings import list_findings
 from storage.registry import import_registry
 from storage.summary import home_summaries
 
@@ -45,46 +48,58 @@ class DemoOptions:
     homes: int = 5
     speed: float = 60.0  # simulated seconds per real second while catching up
     head_start_hours: float = 12.0  # how far behind the present the live clock starts
+    backfill_days: int = 14  # history written straight to storage before going live
     seed: int = 1
     duration_s: float | None = None  # None: until Ctrl-C
     timezone: str = "Asia/Shanghai"
 
 
 async def run_demo(settings: Settings, options: DemoOptions) -> None:
-    """Start everything, publish the simulated homes live, report what is stored."""
+    """Backfill history, start the detectors on it, then run the homes live."""
     async with database(settings) as url, broker(settings) as mqtt:
         _, backend = await migrate_and_detect(url)
-        today = datetime.now(ZoneInfo(options.timezone)).date()
+        live_from = datetime.now(UTC) - timedelta(hours=options.head_start_hours)
+        local_start = live_from.astimezone(ZoneInfo(options.timezone)).date()
         simulation = simulate_homes(
-            options.homes, days=14, seed=options.seed, start=today - timedelta(days=1),
-            timezone=options.timezone,
+            options.homes, days=options.backfill_days + 14, seed=options.seed,
+            start=local_start - timedelta(days=options.backfill_days), timezone=options.timezone,
         )  # fmt: skip
-        await _register(url, simulation.registry())
-        clock = CatchUpClock(
-            datetime.now(UTC) - timedelta(hours=options.head_start_hours), options.speed
+        rows = simulation.registry()
+        await _register(url, rows)
+        cursor = simulation.cursor()
+        backfilled = await backfill(url, rows, cursor.advance_encoded(live_from))
+        print(
+            f"eldercare demo: {options.homes} simulated homes, storage {backend.name}, "
+            f"{backfilled:,} readings of history; live clock x{options.speed:g} until it "
+            "reaches now; Ctrl-C stops",
+            flush=True,
         )
+        clock = CatchUpClock(live_from, options.speed)
+        detectors = DetectorService(url, clock)
         committed = 0
 
-        def on_committed(readings: Sequence[Reading], _: float) -> None:
+        def on_committed(readings: Sequence[Reading], committed_s: float) -> None:
             nonlocal committed
             committed += len(readings)
+            detectors.on_committed(readings, committed_s)
 
         service = IngestService(ingest_config(settings, mqtt), url, mqtt.target,
                                 on_committed=on_committed)  # fmt: skip
-        print(
-            f"eldercare demo: {options.homes} simulated homes, storage {backend.name}, "
-            f"clock x{options.speed:g} until it reaches now; Ctrl-C stops",
-            flush=True,
-        )
-        ready = asyncio.Event()
+        ready, detectors_ready = asyncio.Event(), asyncio.Event()
         try:
             async with asyncio.TaskGroup() as tasks:
+                # The detectors first replay the history in (ts, seq) order; only then
+                # do live batches reach them.
+                tasks.create_task(detectors.run(detectors_ready), name="demo-detectors")
+                await detectors_ready.wait()
                 tasks.create_task(service.run(ready), name="demo-ingest")
                 await ready.wait()
-                tasks.create_task(_publish_live(settings, mqtt, simulation.cursor(), clock),
+                tasks.create_task(_publish_live(settings, mqtt, cursor, clock),
                                   name="demo-devices")  # fmt: skip
-                tasks.create_task(_progress(clock, options, lambda: committed, service),
-                                  name="demo-progress")  # fmt: skip
+                tasks.create_task(
+                    _progress(clock, options, lambda: committed, service, detectors),
+                    name="demo-progress",
+                )
                 if options.duration_s is not None:
                     await asyncio.sleep(options.duration_s)
                     raise _DemoOver
@@ -124,7 +139,11 @@ async def _publish_live(
 
 
 async def _progress(
-    clock: CatchUpClock, options: DemoOptions, committed: Callable[[], int], service: IngestService
+    clock: CatchUpClock,
+    options: DemoOptions,
+    committed: Callable[[], int],
+    service: IngestService,
+    detectors: DetectorService,
 ) -> None:
     """One status line, rewritten in place on a terminal."""
     zone = ZoneInfo(options.timezone)
@@ -137,7 +156,8 @@ async def _progress(
         previous, previous_t = total, now_t
         dead = sum(service.stats.dead_letters.values())
         line = (f"simulated {clock.now().astimezone(zone):%a %H:%M} | homes {options.homes} | "
-                f"stored {total:,} | {rate:,.0f} readings/s | dead letters {dead}")  # fmt: skip
+                f"stored {total:,} | {rate:,.0f} readings/s | dead letters {dead} | "
+                f"findings {detectors.findings_stored}")  # fmt: skip
         end = "\r" if sys.stdout.isatty() else "\n"
         print(line, end=end, flush=True)
 
@@ -147,6 +167,7 @@ async def _print_summary(url: str, options: DemoOptions) -> None:
         conn = await asyncpg.connect(url)
         try:
             summaries = await home_summaries(conn)
+            found = await list_findings(conn, limit=20)
         finally:
             await conn.close()
         zone = ZoneInfo(options.timezone)
@@ -156,4 +177,8 @@ async def _print_summary(url: str, options: DemoOptions) -> None:
             print(f"  {s.home_id}: {s.readings:,} readings (water {s.water}, motion {s.motion}, "
                   f"smoke {s.smoke}, status {s.status}); last heard {last}; "
                   f"water meter index {s.meter_index_l or 0:,.1f} L")  # fmt: skip
+        print(f"latest findings ({len(found)}):" if found else "no findings yet")
+        for f in found:
+            print(f"  {f.at.astimezone(zone):%m-%d %H:%M} {f.home_id} {f.severity.value} "
+                  f"{f.kind}: {f.explanation}")  # fmt: skip
     log.info(kv("demo_stopped"))

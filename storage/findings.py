@@ -10,23 +10,11 @@ from typing import Any
 
 import asyncpg
 
+from core.findings import Finding
 from core.kinds import Category, Severity
 
 
-@dataclass(frozen=True, slots=True)
-class StoredFinding:
-    """A finding as stored (the detectors' own type stays in detectors/)."""
-
-    home_id: str
-    category: Category
-    kind: str
-    severity: Severity
-    at: datetime
-    explanation: str
-    clears: bool = False
-
-
-async def insert_findings(conn: asyncpg.Connection, findings: Sequence[StoredFinding]) -> int:
+async def insert_findings(conn: asyncpg.Connection, findings: Sequence[Finding]) -> int:
     """Store findings; one already stored (same home, kind, time) is skipped. Returns new ones."""
     if not findings:
         return 0
@@ -53,7 +41,7 @@ async def list_findings(
     category: Category | None = None,
     since: datetime | None = None,
     limit: int = 100,
-) -> list[StoredFinding]:
+) -> list[Finding]:
     """Most recent findings first, optionally for one home, category or period."""
     rows = await conn.fetch(
         """
@@ -65,8 +53,15 @@ async def list_findings(
         home_id, category.value if category else None, since, limit,
     )  # fmt: skip
     return [
-        StoredFinding(r["home_id"], Category(r["category"]), r["kind"], Severity(r["severity"]),
-                      r["at"], r["explanation"], r["clears"])  # fmt: skip
+        Finding(
+            r["home_id"],
+            Category(r["category"]),
+            r["kind"],
+            Severity(r["severity"]),
+            r["at"],
+            r["explanation"],
+            r["clears"],
+        )
         for r in rows
     ]
 
@@ -91,7 +86,9 @@ async def save_detector_states(
     )  # fmt: skip
 
 
-async def load_detector_states(conn: asyncpg.Connection) -> dict[str, tuple[dict[str, Any], datetime]]:
+async def load_detector_states(
+    conn: asyncpg.Connection,
+) -> dict[str, tuple[dict[str, Any], datetime]]:
     """Every saved home state with the event time it reflects."""
     rows = await conn.fetch("SELECT home_id, state::text AS state, through FROM detector_state")
     return {r["home_id"]: (json.loads(r["state"]), r["through"]) for r in rows}

@@ -14,7 +14,7 @@ import asyncpg
 
 from core.readings import DeviceType
 from core.settings import MqttTarget
-from ingest.service import IngestConfig, IngestService
+from ingest.service import CommitListener, IngestConfig, IngestService
 from ingest.wire import format_ts
 from simulators.publisher import DevicePublisher
 from storage.registry import add_device, add_home
@@ -23,13 +23,18 @@ from tests.services import SIMULATOR_USER, Mosquitto, unique_name
 
 @asynccontextmanager
 async def running_ingest(
-    db_url: str, target: MqttTarget, *, client_id: str | None = None, **config: Any
+    db_url: str,
+    target: MqttTarget,
+    *,
+    client_id: str | None = None,
+    on_committed: CommitListener | None = None,
+    **config: Any,
 ) -> AsyncIterator[IngestService]:
     """An ingest worker subscribed and ready, stopped when the block ends."""
     service = IngestService(
         IngestConfig(client_id=client_id or unique_name("ingest"),
                      share_group=unique_name("grp"), **config),
-        db_url, target,
+        db_url, target, on_committed=on_committed,
     )  # fmt: skip
     ready = asyncio.Event()
     task = asyncio.create_task(service.run(ready), name="test-ingest")

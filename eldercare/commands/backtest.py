@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,19 @@ from core.registry import RegistryError, parse_registry_csv
 from core.settings import Settings
 from detectors.backtest import RULES, BacktestResult, load_absences, run_backtest, write_findings
 from detectors.recording import RecordingError
-from detectors.scoring import TruthError, format_scores, load_truth, score
+from detectors.scoring import (
+    TruthError,
+    daytime_long,
+    format_groups,
+    format_scores,
+    kind_groups,
+    load_truth,
+    score,
+    score_groups,
+)
 
 DEFAULT_GRACE_MIN = 120.0
+DAYTIME_GROUP = "inactivity: daytime start (07-21 local), >= 4 h"
 
 
 def _grace(text: str) -> float:
@@ -24,6 +35,16 @@ def _grace(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number of minutes: {text!r}") from None
     if not 0 <= value <= 7 * 24 * 60:
         raise argparse.ArgumentTypeError("grace must be between 0 and 10080 minutes")
+    return value
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError("workers must be between 1 and 64")
     return value
 
 
@@ -58,6 +79,12 @@ def add_parser(subparsers: Any) -> None:
         default=DEFAULT_GRACE_MIN,
         help=f"minutes after an incident's end a finding still counts for it "
         f"(default {DEFAULT_GRACE_MIN:.0f})",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_workers,
+        default=os.cpu_count() or 1,
+        help="processes to split the homes between (default: one per CPU)",
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.set_defaults(handler=run)
@@ -101,20 +128,27 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         return _fail(f"--absences: {exc}")
     try:
-        result = run_backtest(rows, args.recording, rule=args.rule, absences=absences)
+        result = run_backtest(
+            rows, args.recording, rule=args.rule, absences=absences, workers=args.workers
+        )
         write_findings(result.findings, args.out)
     except RecordingError as exc:
         return _fail(f"--recording: {exc}")
     except OSError as exc:
         return _fail(f"{exc}")
     summary = _summary(result, args.out)
-    scores = None
+    scores = groups = None
     if truth is not None:
-        scores = score(result.findings, truth, result.homes, result.span_days, args.grace_min * 60)
+        grace_s = args.grace_min * 60
+        scores = score(result.findings, truth, result.homes, result.span_days, grace_s)
+        wanted = {DAYTIME_GROUP: daytime_long({row.home_id: row.timezone for row in rows})}
+        wanted.update(kind_groups(truth))
+        groups = score_groups(result.findings, truth, wanted, grace_s)
     if args.json:
-        if scores is not None:
+        if scores is not None and groups is not None:
             summary["grace_min"] = args.grace_min
             summary["scores"] = [s.to_json() for s in scores]
+            summary["groups"] = [g.to_json() for g in groups]
         print(json.dumps(summary, indent=2))
         return 0
     print(
@@ -123,7 +157,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         f"{result.span_days:.1f} days in {result.elapsed_s:.1f} s "
         f"({result.messages_per_s:,.0f} messages/s); {len(result.findings)} findings → {args.out}"
     )
-    if scores is not None:
+    if scores is not None and groups is not None:
         print(f"rule: {args.rule}; grace after an incident's end: {args.grace_min:.0f} min")
         print(format_scores(scores))
+        print()
+        print(format_groups(groups))
     return 0

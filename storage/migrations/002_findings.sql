@@ -1,8 +1,9 @@
 -- What detectors found, their saved state, and declared away periods.
 
+-- home_id is a home, or `*` for a finding about the whole pipeline (hence no foreign key).
 CREATE TABLE findings (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    home_id      text NOT NULL REFERENCES homes (id),
+    home_id      text NOT NULL,
     category     text NOT NULL CHECK (category IN
                    ('inactivity', 'leak', 'smoke', 'wandering', 'routine', 'device', 'system')),
     kind         text NOT NULL,

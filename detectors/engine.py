@@ -1,0 +1,357 @@
+"""The detector engine: readings and clock ticks in, findings out. Pure code, no I/O.
+
+Event-driven rules run as readings arrive; absence rules run on timers. Each home has
+one live entry in a heap of (due, home), so a tick where nothing is due costs a single
+comparison however many homes there are. Time comes only from the readings and from
+the `now` passed to `tick`: live that is the wall clock, in a backtest the event time.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import zlib
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from core.readings import Channel, DeviceType, Reading
+from core.registry import RegistryRow
+from detectors import devices, water
+from detectors.absence import check_long_absence
+from detectors.activity import note_activity
+from detectors.baseline import Baseline, cold_silence_thresholds
+from detectors.carday import roll_days
+from detectors.daybook import DaySummary
+from detectors.findings import Finding
+from detectors.inactivity import check_inactivity
+from detectors.localtime import LocalClock
+from detectors.lowactivity import check_low_activity
+from detectors.pipeline import PipelineGuard
+from detectors.rooms import RoomKind, classify_room
+from detectors.settings import DEFAULT_HOME_SETTINGS, EngineSettings, HomeSettings
+from detectors.smoke import on_smoke
+from detectors.state import NEVER, WATER_ROOM, DeviceState, HomeState
+
+INF = math.inf
+STATE_VERSION = 1
+# Day closes are spread over this window after local noon so a fleet in one time zone
+# does not roll (and refit) all at once; a day's findings wait at most this long.
+DAY_CLOSE_SPREAD_S = 30 * 60.0
+# A home whose regular reporter (the meter) is this many intervals late is probably
+# offline; its absence rules wait for the home-silent rule rather than guess.
+HEARTBEAT_LATE_INTERVALS = 2.0
+# The soonest a home is looked at again after an evaluation.
+MIN_RECHECK_S = 1.0
+
+
+class Engine:
+    """All detectors for a set of homes (mutable; one instance per partition of homes)."""
+
+    def __init__(
+        self,
+        registry: Iterable[RegistryRow],
+        settings: EngineSettings | None = None,
+        home_settings: Mapping[str, HomeSettings] | None = None,
+        default_home_settings: HomeSettings = DEFAULT_HOME_SETTINGS,
+    ) -> None:
+        self.settings = settings or EngineSettings()
+        self._street = self.settings.only_street_rule
+        self._guard = PipelineGuard(self.settings.pipeline_silence_s)
+        self._homes: dict[str, HomeState] = {}
+        self._home_list: list[HomeState] = []
+        self._devices: dict[str, DeviceState] = {}
+        self._heap: list[tuple[float, int]] = []
+        self.unknown_devices = 0  # readings from devices not in the registry
+        clocks: dict[str, LocalClock] = {}
+        overrides = home_settings or {}
+        for row in registry:
+            home = self._homes.get(row.home_id)
+            if home is None:
+                clock = clocks.get(row.timezone) or clocks.setdefault(
+                    row.timezone, LocalClock(row.timezone)
+                )
+                home = HomeState(
+                    row.home_id, clock, overrides.get(row.home_id, default_home_settings)
+                )
+                home.index = len(self._home_list)
+                home.cold_thresholds = cold_silence_thresholds(home.settings)
+                home.close_delay_s = zlib.crc32(row.home_id.encode()) % int(DAY_CLOSE_SPREAD_S)
+                self._homes[row.home_id] = home
+                self._home_list.append(home)
+            dev = DeviceState(row.device_id, row.type, row.room or "")
+            dev.home = home
+            home.devices.append(dev)
+            self._devices[row.device_id] = dev
+        for home in self._home_list:
+            self._derive(home)
+
+    @staticmethod
+    def _derive(home: HomeState) -> None:
+        pirs = [dev for dev in home.devices if dev.type is DeviceType.PIR]
+        for bit, dev in enumerate(pirs):
+            dev.room_bit = 1 << bit
+        home.has_pir = bool(pirs)
+        home.has_meter = any(dev.type is DeviceType.WATER_METER for dev in home.devices)
+        kinds = {dev.room_kind for dev in pirs}
+        # Entrance-based presence needs an entrance sensor and somewhere else to be seen.
+        home.has_entrance_presence = int(RoomKind.ENTRANCE) in kinds and len(kinds) > 1
+
+    # ---- readings -------------------------------------------------------------------
+
+    def feed(self, reading: Reading) -> list[Finding]:
+        """Take one reading (each device's readings in (ts, seq) order); return findings."""
+        out: list[Finding] = []
+        self.feed_into(reading, out)
+        return out
+
+    def feed_many(self, readings: Iterable[Reading]) -> list[Finding]:
+        """Take a batch of readings; return the findings they raised."""
+        out: list[Finding] = []
+        feed = self.feed_into
+        for reading in readings:
+            feed(reading, out)
+        return out
+
+    def feed_into(self, reading: Reading, out: list[Finding]) -> None:
+        """Take one reading, appending its findings to `out` (the batch fast path)."""
+        dev = self._devices.get(reading.device_id)
+        if dev is None:
+            self.unknown_devices += 1
+            return
+        if self._street:
+            self._feed_street(dev, reading, out)
+            return
+        home = dev.home
+        assert home is not None
+        ts = reading.ts.timestamp()
+        received = reading.received_at
+        arrived = ts if received == reading.ts else received.timestamp()
+        guard = self._guard
+        if arrived > guard.last_heard:
+            if guard.suspended:
+                resumed = guard.heard(arrived)
+                if resumed is not None:
+                    out.append(resumed)
+            else:
+                guard.last_heard = arrived
+        day = home.day
+        if day is None or ts >= day.end:
+            self._roll(home, ts, out)
+        if home.home_silent_reported:
+            self._home_back(home, ts, out)
+        if ts > home.last_heard:
+            if home.last_heard == NEVER:
+                home.last_act = home.gap_acc = ts  # silences are timed from the first message
+            home.last_heard = ts
+        previous_ts = dev.last_seen
+        if reading.channel is Channel.STATUS:
+            if reading.online is False:
+                devices.on_status_offline(dev, ts)
+                return
+            devices.on_heard(home, dev, ts, guard.blind, out)
+        else:
+            devices.on_heard(home, dev, ts, guard.blind, out)
+            kind = dev.type
+            wake_at = INF
+            if kind is DeviceType.PIR:
+                if reading.motion:
+                    if not dev.room_name and reading.room:
+                        dev.room_name = reading.room
+                        dev.room_kind = int(classify_room(reading.room))
+                    wake_at = note_activity(home, ts, dev.room_kind, dev.room_bit, guard.blind, out)
+            elif kind is DeviceType.WATER_METER:
+                assert reading.volume_l is not None  # the wire decoder guarantees it
+                alive, wake_at = water.on_meter(
+                    home, dev, ts, reading.volume_l, reading.flow_lpm, previous_ts, out
+                )
+                if alive:
+                    wake_at = min(wake_at, note_activity(home, ts, WATER_ROOM, 0, guard.blind, out))
+            else:
+                on_smoke(home, dev, ts, reading.alarm, reading.test, dev.room_name, out)
+            if wake_at < home.next_check:
+                self._wake(home, wake_at)
+        if reading.battery_pct is not None:
+            devices.on_battery(home, dev, ts, reading.battery_pct, out)
+
+    def note_alive(self, at: float, out: list[Finding]) -> None:
+        """Another partition of the fleet was heard at `at` (UTC epoch seconds): the
+        pipeline is delivering, whatever this partition's homes say."""
+        guard = self._guard
+        if at > guard.last_heard:
+            resumed = guard.heard(at)
+            if resumed is not None:
+                out.append(resumed)
+
+    def _feed_street(self, dev: DeviceState, reading: Reading, out: list[Finding]) -> None:
+        """The street-rule mode: only meter indexes matter, every other rule is off."""
+        home = dev.home
+        assert home is not None
+        ts = reading.ts.timestamp()
+        self._guard.heard(ts)
+        if home.day is None or ts >= home.day.end:
+            self._roll(home, ts, out)
+        if dev.type is DeviceType.WATER_METER and reading.volume_l is not None:
+            ignored: list[Finding] = []
+            water.on_meter(
+                home, dev, ts, reading.volume_l, reading.flow_lpm, dev.last_seen, ignored
+            )
+        if ts > dev.last_seen:
+            dev.last_seen = ts
+        if ts > home.last_heard:
+            home.last_heard = ts
+
+    def _home_back(self, home: HomeState, ts: float, out: list[Finding]) -> None:
+        """The first message after a home-silent finding: re-arm without alerting."""
+        home.home_silent_reported = False
+        home.blind.append([home.last_heard, ts])
+        del home.blind[:-8]
+        out.extend(devices.home_back_findings(home, ts))
+        self._wake(home, ts)
+
+    # ---- timers ---------------------------------------------------------------------
+
+    def _wake(self, home: HomeState, due: float) -> None:
+        """Make sure the home is evaluated no later than `due`."""
+        if due < home.next_check:
+            home.next_check = due
+            heapq.heappush(self._heap, (due, home.index))
+
+    def tick(self, now: datetime) -> list[Finding]:
+        """Run the absence rules that are due by `now`; return their findings."""
+        out: list[Finding] = []
+        self.tick_epoch(now.timestamp(), out)
+        return out
+
+    def tick_epoch(self, now: float, out: list[Finding]) -> None:
+        """`tick` with UTC epoch seconds, appending to `out` (the backtest's fast path)."""
+        guard = self._guard
+        suspended = guard.check(now)
+        if suspended is not None:
+            out.append(suspended)
+        if guard.suspended:
+            return
+        # Judge silences only up to the last moment we know the pipeline was delivering.
+        horizon = min(now, guard.last_heard)
+        heap = self._heap
+        homes = self._home_list
+        while heap and heap[0][0] <= horizon:
+            due, index = heapq.heappop(heap)
+            home = homes[index]
+            if due != home.next_check:
+                continue  # superseded by an earlier entry for the same home
+            home.next_check = INF
+            self._evaluate(home, horizon, out)
+
+    def _evaluate(self, home: HomeState, now: float, out: list[Finding]) -> None:
+        day = home.day
+        if day is None:
+            return
+        if now >= day.end + home.close_delay_s:
+            self._roll(home, now, out)
+            day = home.day
+            assert day is not None
+        if self.settings.only_street_rule:
+            due = water.check_street_rule(home, now, out)
+            self._wake(home, min(due, day.end + home.close_delay_s))
+            return
+        blind = self._guard.blind
+        due = min(devices.check_devices(home, now, blind, out), day.end + home.close_delay_s)
+        for dev in home.devices:
+            if dev.flow_since != NEVER and dev.type is DeviceType.WATER_METER:
+                due = min(due, water.check_flow(home, dev, now, out))
+        beat = devices.heartbeat_s(home)
+        if home.home_silent_reported:
+            pass  # blind until the home is heard again, which re-arms it
+        elif beat < INF and now - home.last_heard > HEARTBEAT_LATE_INTERVALS * beat:
+            # The meter is late: wait for it or for the home-silent rule, do not guess.
+            due = min(due, home.last_heard + devices.home_silent_after_s(home))
+        else:
+            due = min(due, check_inactivity(home, now, blind, out))
+            due = min(due, check_low_activity(home, now, blind, out))
+            due = min(due, check_long_absence(home, now, out))
+            if home.has_meter:
+                due = min(due, water.check_water_inactivity(home, now, out))
+        # A rule never asks to be looked at again at this very moment: that would spin.
+        self._wake(home, max(due, now + MIN_RECHECK_S))
+
+    # ---- care days ------------------------------------------------------------------
+
+    def _roll(self, home: HomeState, now: float, out: list[Finding]) -> None:
+        """Close every care day that ended by `now`, open the current one, look again."""
+        roll_days(home, now, self.settings, self._guard.blind, out)
+        self._wake(home, now)  # a new day (and maybe a new baseline): look again soon
+
+    # ---- declared absences, baselines ----------------------------------------------
+
+    def declare_away(self, home_id: str, start: datetime, end: datetime) -> None:
+        """The resident is away from `start` to `end`: absence rules pause, then expect
+        a sign of life within the return grace after `end`."""
+        if end <= start:
+            raise ValueError("a declared away period must end after it starts")
+        home = self._homes[home_id]
+        home.declared_from = start.timestamp()
+        home.declared_until = end.timestamp()
+        self._wake(home, home.declared_until)
+
+    def history(self, home_id: str) -> list[DaySummary]:
+        """The home's closed day summaries (oldest first), to fit a baseline from."""
+        return list(self._homes[home_id].history)
+
+    def home_settings(self, home_id: str) -> HomeSettings:
+        """The settings a home's rules run with."""
+        return self._homes[home_id].settings
+
+    def set_baseline(self, home_id: str, baseline: Baseline | None) -> None:
+        """Install a baseline fitted elsewhere (e.g. by a worker pool with fit_baseline)."""
+        home = self._homes[home_id]
+        home.baseline = baseline
+        if home.day is not None:
+            home.last_fit_day = home.day.day
+        self._wake(home, self._guard.last_heard)
+
+    def baseline(self, home_id: str) -> Baseline | None:
+        """The home's current baseline (None during cold start)."""
+        return self._homes[home_id].baseline
+
+    @property
+    def home_ids(self) -> list[str]:
+        """Every home this engine watches, in registry order."""
+        return [home.home_id for home in self._home_list]
+
+    # ---- state ----------------------------------------------------------------------
+
+    def home_state(self, home_id: str) -> dict[str, Any]:
+        """One home's JSON-ready state, for per-home persistence."""
+        return self._homes[home_id].to_dict()
+
+    def restore_home(self, home_id: str, data: dict[str, Any]) -> None:
+        """Load one home's saved state and schedule its rules for the next tick."""
+        home = self._homes[home_id]
+        home.restore(data)
+        home.next_check = INF
+        if home.day is not None:
+            self._wake(home, max(home.last_heard, self._guard.last_heard))
+
+    def engine_state(self) -> dict[str, Any]:
+        """The engine-wide part of the state (no homes), for per-home persistence:
+        `restore({**engine_state, "homes": {home_id: home_state, ...}})` rebuilds it."""
+        return {"version": STATE_VERSION, "pipeline": self._guard.to_dict()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole engine state as JSON-ready data."""
+        return {
+            "version": STATE_VERSION,
+            "pipeline": self._guard.to_dict(),
+            "homes": {home.home_id: home.to_dict() for home in self._home_list},
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Load `to_dict` output; homes no longer registered are ignored."""
+        if data.get("version") != STATE_VERSION:
+            raise ValueError(f"unsupported detector state version {data.get('version')!r}")
+        self._guard.restore(data["pipeline"])
+        self._heap.clear()
+        for home_id, home_data in data["homes"].items():
+            if home_id in self._homes:
+                self.restore_home(home_id, home_data)

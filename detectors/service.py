@@ -1,0 +1,240 @@
+"""The detector stage, live: the I/O shell around the pure engine.
+
+Each batch ingest commits is handed over by `on_committed` (same process) and fed to
+the engine in (ts, seq) order; absence rules run on a timer from the injected clock.
+Findings are stored together with the state of the homes that raised them, in one
+transaction, so after a crash the engine restarts from that state, replays the readings
+stored since, and raises nothing twice (a replayed finding has the same home, kind and
+time, which the findings table's key turns into a no-op).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from core.clock import Clock
+from core.logs import kv
+from core.readings import Reading
+from detectors.baseline import fit_baseline
+from detectors.engine import Engine
+from detectors.findings import Finding
+from detectors.settings import EngineSettings
+from storage.findings import (
+    current_away_periods,
+    insert_findings,
+    load_detector_states,
+    save_detector_states,
+)
+from storage.pool import create_pool
+from storage.readings import registry_rows, replay_readings
+
+log = logging.getLogger("eldercare.detectors")
+
+TICK_INTERVAL_SECONDS = 5.0  # absence rules are judged in minutes; 5 s costs nothing
+SAVE_INTERVAL_SECONDS = 60.0  # state of quiet homes is saved this often (replay length)
+REGISTRY_REFRESH_SECONDS = 300.0
+REFIT_INTERVAL_SECONDS = 3600.0  # each home's baseline is refitted at most daily anyway
+# Batches held for the engine before we stop queueing and replay from the database
+# instead: the queue stays bounded and nothing is lost, only re-read.
+MAX_QUEUED_BATCHES = 10_000
+# A home with no saved state learns from this much stored history first.
+LEARN_DAYS = 28
+PIPELINE_STATE_KEY = "_engine"
+
+FindingsListener = Callable[[Sequence[Finding]], Awaitable[None]]
+
+
+class DetectorService:
+    """Runs the detectors for every registered home until cancelled."""
+
+    def __init__(
+        self,
+        database_url: str,
+        clock: Clock,
+        *,
+        settings: EngineSettings | None = None,
+        on_findings: FindingsListener | None = None,
+        tick_interval_s: float = TICK_INTERVAL_SECONDS,
+    ) -> None:
+        self._database_url = database_url
+        self._clock = clock
+        # Refits run in a worker thread here, never inline on the event loop.
+        self._settings = settings or EngineSettings(auto_refit=False)
+        self._on_findings = on_findings
+        self._tick_interval_s = tick_interval_s
+        self._inbox: list[Sequence[Reading]] = []
+        self._overflowed = False
+        self._wakeup = asyncio.Event()
+        self._engine: Engine | None = None
+        self._through: dict[str, datetime] = {}  # per home: latest reading ts fed
+        self._home_of: dict[str, str] = {}  # device id → home id
+        self._dirty: set[str] = set()
+        self.findings_stored = 0
+
+    def on_committed(self, readings: Sequence[Reading], committed_s: float) -> None:
+        """Ingest's hook: queue a committed batch (never blocks)."""
+        if len(self._inbox) >= MAX_QUEUED_BATCHES:
+            self._overflowed = True
+            return
+        self._inbox.append(readings)
+        self._wakeup.set()
+
+    def nudge(self) -> None:
+        """Run the absence rules now rather than at the next tick (the clock moved)."""
+        self._wakeup.set()
+
+    async def run(self, ready: asyncio.Event | None = None) -> None:
+        """Restore, replay, then follow committed batches and the clock until cancelled."""
+        pool = await create_pool(self._database_url, min_size=1, max_size=2)
+        try:
+            async with pool.acquire() as conn:
+                await self._build_engine(conn)
+                await self._replay(conn, self._replay_start())
+            if ready is not None:
+                ready.set()
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._follow(pool), name="detectors-follow")
+                tasks.create_task(self._refit_periodically(), name="detectors-refit")
+        finally:
+            await pool.close()
+
+    # -- engine lifetime ----------------------------------------------------------------
+    async def _build_engine(self, conn: asyncpg.Connection) -> None:
+        """(Re)build the engine from the registry, keeping the state of known homes."""
+        rows = await registry_rows(conn)
+        previous = self._engine
+        engine = Engine(rows, self._settings)
+        if previous is not None:
+            engine.restore(previous.to_dict())
+        else:
+            saved = await load_detector_states(conn)
+            engine_part = saved.pop(PIPELINE_STATE_KEY, None)
+            homes = {h: state for h, (state, _) in saved.items() if h in set(engine.home_ids)}
+            if engine_part is not None:
+                engine.restore({**engine_part[0], "homes": homes})
+            self._through = {h: through for h, (_, through) in saved.items()}
+        for away in await current_away_periods(conn, self._clock.now()):
+            if away.home_id in set(engine.home_ids):
+                engine.declare_away(away.home_id, away.starts_at, away.ends_at)
+        self._home_of = {row.device_id: row.home_id for row in rows}
+        self._engine = engine
+        log.info(kv("detectors_ready", homes=len(engine.home_ids), devices=len(rows)))
+
+    def _replay_start(self) -> datetime:
+        learn_from = self._clock.now() - timedelta(days=LEARN_DAYS)
+        assert self._engine is not None
+        starts = [self._through.get(h, learn_from) for h in self._engine.home_ids]
+        return min(starts, default=learn_from)
+
+    async def _replay(self, conn: asyncpg.Connection, after: datetime) -> None:
+        """Feed stored readings after `after` that the saved state has not seen."""
+        assert self._engine is not None
+        started, count, findings = time.monotonic(), 0, []
+        async with conn.transaction():
+            async for reading in replay_readings(conn, after):
+                home_id = self._home_of.get(reading.device_id)
+                if home_id is None or reading.ts <= self._through.get(home_id, after):
+                    continue
+                findings.extend(self._engine.feed(reading))
+                self._note(home_id, reading.ts)
+                count += 1
+        findings.extend(self._engine.tick(self._clock.now()))
+        await self._store(conn, findings)
+        log.info(kv("detectors_replayed", readings=count, since=after.isoformat(),
+                    seconds=round(time.monotonic() - started, 1)))  # fmt: skip
+
+    def _note(self, home_id: str, ts: datetime) -> None:
+        if ts > self._through.get(home_id, ts - timedelta(seconds=1)):
+            self._through[home_id] = ts
+        self._dirty.add(home_id)
+
+    # -- following ingest and the clock -------------------------------------------------
+    async def _follow(self, pool: asyncpg.Pool) -> None:
+        last_save = last_registry = time.monotonic()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._tick_interval_s)
+            self._wakeup.clear()
+            assert self._engine is not None
+            async with pool.acquire() as conn:
+                unknown_before = self._engine.unknown_devices
+                if self._overflowed:
+                    log.warning(kv("detectors_queue_overflow", action="replaying from storage"))
+                    self._inbox.clear()
+                    self._overflowed = False
+                    await self._replay(conn, min(self._through.values(), default=self._clock.now()))
+                findings = self._drain()
+                findings.extend(self._engine.tick(self._clock.now()))
+                await self._store(conn, findings)
+                now = time.monotonic()
+                if self._engine.unknown_devices > unknown_before or (
+                    now - last_registry > REGISTRY_REFRESH_SECONDS
+                ):
+                    await self._save(conn, self._dirty)
+                    await self._build_engine(conn)
+                    last_registry = now
+                if now - last_save > SAVE_INTERVAL_SECONDS:
+                    await self._save(conn, self._dirty)
+                    last_save = now
+
+    def _drain(self) -> list[Finding]:
+        """Feed every queued batch, merged in (ts, seq) order."""
+        assert self._engine is not None
+        batches, self._inbox = self._inbox, []
+        readings = sorted((r for batch in batches for r in batch), key=lambda r: (r.ts, r.seq))
+        findings = self._engine.feed_many(readings)
+        for reading in readings:
+            home_id = self._home_of.get(reading.device_id)
+            if home_id is not None:
+                self._note(home_id, reading.ts)
+        return findings
+
+    async def _store(self, conn: asyncpg.Connection, findings: list[Finding]) -> None:
+        """Findings and the state of the homes that raised them, atomically."""
+        if not findings:
+            return
+        homes = {f.home_id for f in findings}
+        async with conn.transaction():
+            self.findings_stored += await insert_findings(conn, findings)
+            await self._save(conn, homes)
+        if self._on_findings is not None:
+            await self._on_findings(findings)
+
+    async def _save(self, conn: asyncpg.Connection, homes: set[str]) -> None:
+        assert self._engine is not None
+        engine = self._engine
+        known = set(engine.home_ids)
+        now = self._clock.now()
+        rows = [(h, engine.home_state(h), self._through.get(h, now)) for h in homes if h in known]
+        rows.append((PIPELINE_STATE_KEY, engine.engine_state(), now))
+        await save_detector_states(conn, rows)
+        self._dirty -= homes
+
+    # -- learning -----------------------------------------------------------------------
+    async def _refit_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(REFIT_INTERVAL_SECONDS)
+            await self.refit()
+
+    async def refit(self) -> int:
+        """Refit every home's baseline in a worker thread; returns how many were fitted."""
+        assert self._engine is not None
+        engine = self._engine
+        work = [(h, engine.history(h), engine.home_settings(h)) for h in engine.home_ids]
+        fitted = await asyncio.to_thread(
+            lambda: [(h, fit_baseline(history, settings)) for h, history, settings in work]
+        )
+        count = 0
+        for home_id, baseline in fitted:
+            if baseline is not None and home_id in set(engine.home_ids):
+                engine.set_baseline(home_id, baseline)
+                count += 1
+        log.info(kv("baselines_refitted", homes=count))
+        return count

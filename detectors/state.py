@@ -1,0 +1,212 @@
+"""Mutable per-home and per-device detector state, and its JSON-ready form.
+
+State is plain floats, ints, bools and lists so a service can persist it as JSON and
+restart without losing an episode (and so without repeating a finding). Instants are
+UTC epoch seconds; 0.0 means "never". What the registry and settings determine
+(device types, rooms, the time zone) is not persisted: it is rebuilt at construction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.readings import DeviceType
+from detectors.baseline import Baseline
+from detectors.daybook import DayRecord, DaySummary
+from detectors.localtime import LocalClock
+from detectors.rooms import RoomKind, classify_room
+from detectors.settings import HomeSettings
+
+NEVER = 0.0
+WATER_ROOM = -1  # last_act_room when the last sign of life was water use
+
+
+class DeviceState:
+    """One device: when it was last heard, what it last said, what was reported."""
+
+    PERSISTED = (
+        "alarm_on",
+        "alarm_since",
+        "battery_low_reported",
+        "flow_lpm",
+        "first_seen",
+        "flow_since",
+        "gap_cur",
+        "gap_prev",
+        "has_battery",
+        "high_flow_since",
+        "last_seen",
+        "offline_reported",
+        "status_offline_since",
+        "volume",
+    )
+    __slots__ = ("device_id", "home", "room_bit", "room_kind", "room_name", "type", *PERSISTED)
+
+    def __init__(self, device_id: str, device_type: DeviceType, room_name: str) -> None:
+        self.device_id = device_id
+        self.type = device_type
+        self.room_name = room_name
+        self.room_kind = int(classify_room(room_name))
+        self.room_bit = 0  # this sensor's bit in the day record's set of night rooms
+        self.home: HomeState | None = None
+        self.last_seen = NEVER
+        self.first_seen = NEVER
+        self.gap_cur = 0.0  # longest silence between messages, this fortnight
+        self.gap_prev = 0.0  # ... and the fortnight before
+        self.has_battery = False
+        self.offline_reported = False
+        self.status_offline_since = NEVER
+        self.battery_low_reported = False
+        self.volume = -1.0  # last meter index, -1 before the first reading
+        self.flow_lpm = 0.0
+        self.flow_since = NEVER  # start of the current uninterrupted flow
+        self.high_flow_since = NEVER  # start of the current run at high flow
+        self.alarm_on = False
+        self.alarm_since = NEVER
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready state."""
+        return {name: getattr(self, name) for name in self.PERSISTED}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Load `to_dict` output (unknown keys ignored, missing keys keep defaults)."""
+        for name in self.PERSISTED:
+            if name in data:
+                setattr(self, name, data[name])
+
+
+class HomeState:
+    """Everything the detectors remember about one home."""
+
+    PERSISTED = (
+        "absence_reported_for",
+        "blind",
+        "continuous_reported_for",
+        "declared_from",
+        "declared_until",
+        "gap_acc",
+        "high_daily_reported_day",
+        "high_flow_reported_for",
+        "history",
+        "home_silent_reported",
+        "inact_notified_at",
+        "inact_reported_for",
+        "last_act",
+        "last_act_room",
+        "last_entrance",
+        "last_fit_day",
+        "last_heard",
+        "last_motion",
+        "leak_kind",
+        "leave_at",
+        "low_reported_day",
+        "night_flow_day",
+        "night_flow_min",
+        "night_flow_reports",
+        "night_flow_reported",
+        "night_flow_run",
+        "prev_away_hours",
+        "prev_hourly",
+        "prev_wake_at",
+        "slot15",
+        "slot15_l",
+        "trickle_reported",
+        "trickle_run",
+        "wander_reported_day",
+        "water_inact_reported_for",
+        "water_points",
+        "water_since",
+        "water_total",
+    )
+    __slots__ = (
+        "baseline",
+        "clock",
+        "close_delay_s",
+        "cold_thresholds",
+        "day",
+        "devices",
+        "has_entrance_presence",
+        "has_pir",
+        "has_meter",
+        "home_id",
+        "index",
+        "next_check",
+        "settings",
+        *PERSISTED,
+    )
+
+    def __init__(self, home_id: str, clock: LocalClock, settings: HomeSettings) -> None:
+        self.home_id = home_id
+        self.clock = clock
+        self.settings = settings
+        self.cold_thresholds: tuple[float, ...] = ()  # set by the engine from settings
+        self.devices: list[DeviceState] = []
+        self.index = 0  # position in the engine's home list (the timer heap's key)
+        self.close_delay_s = 0.0  # spreads day closes so homes do not all roll at noon
+        self.has_pir = False
+        self.has_meter = False
+        self.has_entrance_presence = False
+        self.baseline: Baseline | None = None
+        self.day: DayRecord | None = None
+        self.next_check = float("inf")  # the due time of this home's live heap entry
+        self.history: list[DaySummary] = []
+        self.last_fit_day = -1
+        # Signs of life and presence.
+        self.last_act = NEVER
+        self.last_act_room = int(RoomKind.OTHER)
+        self.last_motion = NEVER
+        self.last_entrance = NEVER
+        self.leave_at = NEVER  # entrance motion while home: a possible departure
+        self.gap_acc = NEVER  # the current silence is accounted in the day record up to here
+        self.declared_from = NEVER
+        self.declared_until = NEVER
+        self.blind: list[list[float]] = []  # [start, end] windows we could not see into
+        self.last_heard = NEVER  # any message from any device of the home
+        # Episodes already reported (so a repeat is not a new finding).
+        self.inact_reported_for = -1.0  # silence start of the reported inactivity episode
+        self.inact_notified_at = NEVER
+        self.low_reported_day = -1
+        self.prev_hourly: list[int] = []  # yesterday's signs of life per local hour
+        self.prev_away_hours = 0
+        self.prev_wake_at = NEVER
+        self.wander_reported_day = -1
+        self.home_silent_reported = False
+        self.absence_reported_for = -1.0  # departure time of the reported long absence
+        # Water.
+        self.water_total = 0.0  # litres used, all meters, since tracking began
+        self.water_points: list[list[float]] = []  # [ts, water_total] at each use
+        self.water_since = NEVER
+        self.water_inact_reported_for = -1.0
+        self.high_flow_reported_for = -1.0
+        self.continuous_reported_for = -1.0
+        self.leak_kind = ""  # kind of the running-water finding still open ("" if none)
+        self.high_daily_reported_day = -1
+        self.slot15 = -1  # current 15-minute slot (epoch // 900) and litres used in it
+        self.slot15_l = 0.0
+        self.trickle_run = 0
+        self.trickle_reported = False
+        self.night_flow_day = -1  # care day whose night is being watched for flow
+        self.night_flow_min = -1.0
+        self.night_flow_reports = 0
+        self.night_flow_run = 0
+        self.night_flow_reported = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready state of the home and its devices."""
+        data: dict[str, Any] = {name: getattr(self, name) for name in self.PERSISTED}
+        data["baseline"] = self.baseline.to_dict() if self.baseline else None
+        data["day"] = self.day.to_dict() if self.day else None
+        data["devices"] = {dev.device_id: dev.to_dict() for dev in self.devices}
+        return data
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Load `to_dict` output; devices not in the registry any more are dropped."""
+        for name in self.PERSISTED:
+            if name in data:
+                setattr(self, name, data[name])
+        self.baseline = Baseline.from_dict(data["baseline"]) if data.get("baseline") else None
+        self.day = DayRecord.from_dict(data["day"]) if data.get("day") else None
+        saved = data.get("devices", {})
+        for dev in self.devices:
+            if dev.device_id in saved:
+                dev.restore(saved[dev.device_id])
