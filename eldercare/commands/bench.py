@@ -1,4 +1,4 @@
-"""`eldercare bench ingest`: the benchmarks, one command each, figures printed."""
+"""`eldercare bench ingest|detectors`: the benchmarks, one command each, figures printed."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def _positive_int(text: str) -> int:
 
 
 def add_parser(subparsers: Any) -> None:
-    """Register `bench ingest`."""
+    """Register `bench ingest` and `bench detectors`."""
     bench = subparsers.add_parser("bench", help="benchmarks (figures for the README)")
     sub = bench.add_subparsers(dest="bench_command", metavar="WHAT", required=True)
     ingest = sub.add_parser(
@@ -37,6 +37,15 @@ def add_parser(subparsers: Any) -> None:
     ingest.add_argument("--rss-messages", type=int, default=1_000_000, help="0 to skip")
     ingest.add_argument("--json", type=Path, help="also write the figures to this file")
     ingest.set_defaults(handler=run_bench_ingest)
+    detectors = sub.add_parser(
+        "detectors", help="backtest throughput, a timer sweep over many homes, baseline refits"
+    )
+    detectors.add_argument("--homes", type=_positive_int, default=50, help="backtest homes")
+    detectors.add_argument("--days", type=_positive_int, default=14, help="backtest days")
+    detectors.add_argument("--sweep-homes", type=_positive_int, default=100_000)
+    detectors.add_argument("--fit-homes", type=_positive_int, default=1000)
+    detectors.add_argument("--json", type=Path, help="also write the figures to this file")
+    detectors.set_defaults(handler=run_bench_detectors)
 
 
 def run_bench_ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -55,6 +64,17 @@ def run_bench_ingest(args: argparse.Namespace, settings: Settings) -> int:
             return await run_ingest_bench(url, options)
 
     figures = asyncio.run(go())
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+def run_bench_detectors(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the detector benchmarks (no services needed) and print the figures."""
+    from detectors.bench import run  # the numpy-heavy benchmark loads only when asked for
+
+    figures = run(homes=args.homes, days=args.days, sweep_homes=args.sweep_homes,
+                  fit_homes=args.fit_homes)  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     return 0
