@@ -80,10 +80,14 @@ def bench_sweep(homes: int) -> dict[str, Any]:
     """Timer sweeps over `homes` full homes: nothing due, then every home due at once."""
     rows: list[RegistryRow] = []
     first: list = []
+    at = START + timedelta(hours=9)
     for index in range(homes):
         scenario = Scenario(f"S{index:06d}")
         rows += scenario.rows()
-        first.append(scenario.water(START + timedelta(hours=9)))
+        first.append(scenario.water(at))
+        first.append(scenario.motion(at, "kitchen"))  # someone at home: inactivity is timed
+        for role in ("entrance", "living_room", "bathroom", "bedroom", "smoke"):
+            first.append(scenario.status(at, role, battery=80))  # every device heard
     engine = Engine(rows, EngineSettings())
     out: list[Finding] = []
     for reading in first:

@@ -38,28 +38,6 @@ def interval_s(home: HomeState, dev: DeviceState) -> float:
     return max(s.battery_interval_s if battery else s.mains_interval_s, dev.gap_cur)
 
 
-def observed_interval_s(dev: DeviceState) -> float:
-    """The longest gap this device has left recently (0 before two messages)."""
-    return max(dev.gap_cur, dev.gap_prev)
-
-
-def heartbeat_s(home: HomeState) -> float:
-    """The home's tightest regular reporting interval, or INF if it has none."""
-    best = INF
-    for dev in home.devices:
-        gap = observed_interval_s(dev)
-        if 0 < gap <= HEARTBEAT_MAX_S and dev.type is DeviceType.WATER_METER:
-            best = min(best, gap)
-    return best
-
-
-def home_silent_after_s(home: HomeState) -> float:
-    """How long all of a home's devices may be quiet before the home counts as silent."""
-    s = home.settings.device
-    tightest = min((interval_s(home, dev) for dev in home.devices), default=INF)
-    return max(s.home_silent_s, s.offline_intervals * tightest)
-
-
 def on_battery(
     home: HomeState, dev: DeviceState, ts: float, pct: float, out: list[Finding]
 ) -> None:
@@ -120,13 +98,46 @@ def on_status_offline(dev: DeviceState, ts: float) -> None:
 def check_devices(
     home: HomeState, now: float, blind: list[list[float]], out: list[Finding]
 ) -> float:
-    """Offline devices and a silent home; returns the next due."""
+    """Offline devices and a silent home; returns the next due. Also refreshes the
+    home's `heartbeat_s` and `silent_after_s`, which the absence rules consult."""
     s = home.settings.device
-    if home.home_silent_reported:
+    factor = s.offline_intervals
+    grace = s.offline_status_grace_s
+    tightest = beat = due = INF
+    overdue: list[tuple[DeviceState, float]] = []
+    for dev in home.devices:  # one pass, inlined: this runs for every due home
+        gap = dev.gap_cur if dev.gap_cur > dev.gap_prev else dev.gap_prev
+        last = dev.last_seen
+        if last - dev.first_seen >= LEARN_INTERVAL_AFTER_S:
+            interval = gap if gap > MIN_INTERVAL_S else MIN_INTERVAL_S
+        else:
+            interval = interval_s(home, dev)
+        if interval < tightest:
+            tightest = interval
+        if 0 < gap <= HEARTBEAT_MAX_S and gap < beat and dev.type is DeviceType.WATER_METER:
+            beat = gap
+        if dev.offline_reported:
+            continue
+        dev_due = INF
+        if last > NEVER:
+            dev_due = last + factor * interval
+            if blind:
+                dev_due += blind_overlap(blind, last, now)
+        if dev.status_offline_since > NEVER and dev.status_offline_since + grace < dev_due:
+            dev_due = dev.status_offline_since + grace
+        if dev_due > now:
+            if dev_due < due:
+                due = dev_due
+        else:
+            overdue.append((dev, interval))
+    home.silent_after_s = max(s.home_silent_s, factor * tightest)
+    home.heartbeat_s = beat
+    if home.home_silent_reported or home.last_heard == NEVER:
         return INF  # the first message back re-arms everything
-    silent_due = home.last_heard + home_silent_after_s(home)
-    silent_due += blind_overlap(blind, home.last_heard, now)
-    if home.last_heard > NEVER and silent_due <= now:
+    silent_due = home.last_heard + home.silent_after_s
+    if blind:
+        silent_due += blind_overlap(blind, home.last_heard, now)
+    if silent_due <= now:
         home.home_silent_reported = True
         out.append(
             finding_at(
@@ -140,24 +151,13 @@ def check_devices(
             )
         )
         return INF
-    due = silent_due if home.last_heard > NEVER else INF
-    for dev in home.devices:
-        if dev.offline_reported or (dev.last_seen == NEVER and dev.status_offline_since == NEVER):
-            continue
-        dev_due = INF
-        if dev.last_seen > NEVER:
-            dev_due = dev.last_seen + s.offline_intervals * interval_s(home, dev)
-            dev_due += blind_overlap(blind, dev.last_seen, now)
-        if dev.status_offline_since > NEVER:
-            dev_due = min(dev_due, dev.status_offline_since + s.offline_status_grace_s)
-        if dev_due > now:
-            due = min(due, dev_due)
-            continue
+    due = min(due, silent_due)
+    for dev, interval in overdue:
         since = max(dev.last_seen, dev.status_offline_since)
-        if home.last_heard <= since + min(interval_s(home, dev), s.offline_status_grace_s):
+        if home.last_heard <= since + min(interval, grace):
             # Nothing else heard since this device should have spoken: maybe the whole
             # home is down, which the home-silent rule will say once, for all devices.
-            due = min(due, now + s.offline_status_grace_s)
+            due = min(due, now + grace)
             continue
         dev.offline_reported = True
         out.append(

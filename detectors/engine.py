@@ -68,9 +68,9 @@ class Engine:
         for row in registry:
             home = self._homes.get(row.home_id)
             if home is None:
-                clock = clocks.get(row.timezone) or clocks.setdefault(
-                    row.timezone, LocalClock(row.timezone)
-                )
+                clock = clocks.get(row.timezone)
+                if clock is None:  # one clock per zone: its offset cache is shared
+                    clock = clocks[row.timezone] = LocalClock(row.timezone)
                 home = HomeState(
                     row.home_id, clock, overrides.get(row.home_id, default_home_settings)
                 )
@@ -157,8 +157,10 @@ class Engine:
             if kind is DeviceType.PIR:
                 if reading.motion:
                     if not dev.room_name and reading.room:
+                        # The registry did not say where the sensor is; the sensor does.
                         dev.room_name = reading.room
                         dev.room_kind = int(classify_room(reading.room))
+                        self._derive(home)
                     wake_at = note_activity(home, ts, dev.room_kind, dev.room_bit, guard.blind, out)
             elif kind is DeviceType.WATER_METER:
                 assert reading.volume_l is not None  # the wire decoder guarantees it
@@ -260,12 +262,12 @@ class Engine:
         for dev in home.devices:
             if dev.flow_since != NEVER and dev.type is DeviceType.WATER_METER:
                 due = min(due, water.check_flow(home, dev, now, out))
-        beat = devices.heartbeat_s(home)
+        beat = home.heartbeat_s  # refreshed by check_devices just above
         if home.home_silent_reported:
             pass  # blind until the home is heard again, which re-arms it
         elif beat < INF and now - home.last_heard > HEARTBEAT_LATE_INTERVALS * beat:
             # The meter is late: wait for it or for the home-silent rule, do not guess.
-            due = min(due, home.last_heard + devices.home_silent_after_s(home))
+            due = min(due, home.last_heard + home.silent_after_s)
         else:
             due = min(due, check_inactivity(home, now, blind, out))
             due = min(due, check_low_activity(home, now, blind, out))

@@ -120,7 +120,11 @@ def check_inactivity(
         bath = home.baseline.bathroom_silence_s if home.baseline else a.bathroom_silence_s
         candidates.append((shifted + bath, "prolonged_bathroom"))
     clock = home.clock
-    day_start = clock.care_day_start(clock.care_day(start))
+    day = home.day
+    if day is not None and day.start <= start < day.end:
+        day_start = day.start  # the usual case, without calendar arithmetic
+    else:
+        day_start = clock.care_day_start(clock.care_day(start))
     night_start, night_end, deadline = _night_bounds(home)
     if not home.has_pir and home.baseline is None:
         pass  # water alone cannot time silences before it is learned: the 12 h rule does

@@ -128,10 +128,12 @@ class HomeState:
         "has_entrance_presence",
         "has_pir",
         "has_meter",
+        "heartbeat_s",
         "home_id",
         "index",
         "next_check",
         "settings",
+        "silent_after_s",
         *PERSISTED,
     )
 
@@ -149,6 +151,10 @@ class HomeState:
         self.baseline: Baseline | None = None
         self.day: DayRecord | None = None
         self.next_check = float("inf")  # the due time of this home's live heap entry
+        # Refreshed by the device rules at each evaluation: the home's tightest regular
+        # reporting interval (INF if none) and how long it may be silent as a whole.
+        self.heartbeat_s = float("inf")
+        self.silent_after_s = float("inf")
         self.history: list[DaySummary] = []
         self.last_fit_day = -1
         # Signs of life and presence.

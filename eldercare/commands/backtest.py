@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from core.settings import Settings
 from detectors.backtest import RULES, BacktestResult, load_absences, run_backtest, write_findings
 from detectors.recording import RecordingError
 from detectors.scoring import (
+    Incident,
     TruthError,
     daytime_long,
     format_groups,
@@ -25,7 +27,7 @@ from detectors.scoring import (
 )
 
 DEFAULT_GRACE_MIN = 120.0
-DAYTIME_GROUP = "inactivity: daytime start (07-21 local), >= 4 h"
+DAYTIME_GROUP = "inactivity: daytime (start 07-21 local), >= 4 h"
 
 
 def _grace(text: str) -> float:
@@ -90,6 +92,16 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
+def _both(
+    first: Callable[[Incident], bool], second: Callable[[Incident], bool]
+) -> Callable[[Incident], bool]:
+    def member(incident: Incident) -> bool:
+        """In both groups."""
+        return first(incident) and second(incident)
+
+    return member
+
+
 def _fail(message: str) -> int:
     print(f"eldercare backtest: {message}", file=sys.stderr)
     return 2
@@ -141,7 +153,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if truth is not None:
         grace_s = args.grace_min * 60
         scores = score(result.findings, truth, result.homes, result.span_days, grace_s)
-        wanted = {DAYTIME_GROUP: daytime_long({row.home_id: row.timezone for row in rows})}
+        daytime = daytime_long({row.home_id: row.timezone for row in rows})
+        wanted = {DAYTIME_GROUP: daytime}
+        for name, member in kind_groups(truth).items():
+            if name.startswith("inactivity/"):  # the headline target, kind by kind
+                wanted[f"{name}: daytime, >= 4 h"] = _both(member, daytime)
         wanted.update(kind_groups(truth))
         groups = score_groups(result.findings, truth, wanted, grace_s)
     if args.json:
