@@ -7,6 +7,7 @@ simulators' self-checks and backtests.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable
@@ -54,6 +55,9 @@ def topic_for(device_id: str, channel: Channel | str) -> str:
     return f"{TOPIC_PREFIX}{device_id}/{Channel(channel).value}"
 
 
+# A fleet has a bounded set of topics, each seen thousands of times a day: parsing one
+# once is enough. The bound keeps a flood of bogus topics from growing memory.
+@functools.lru_cache(maxsize=200_000)
 def parse_topic(topic: str) -> Topic | Rejection:
     """Split `eldercare/v1/devices/{device_id}/{channel}`, or reject it as `bad_topic`."""
     if not topic.startswith(TOPIC_PREFIX):
@@ -79,12 +83,18 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"JSON constant {name} is not allowed")
 
 
+# One decoder for every payload: json.loads builds a new one per call when given options.
+# It holds no state between calls.
+_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def parse_payload(payload: bytes) -> dict[str, Any] | Rejection:
     """Size-check and parse a payload into a JSON object, or reject it."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         return Rejection("oversize")
     try:
-        obj = json.loads(payload, parse_constant=_reject_constant)
+        # The contract says UTF-8; json.loads would also guess UTF-16 and UTF-32.
+        obj = _JSON.decode(payload.decode("utf-8"))
     except (ValueError, RecursionError):  # includes UnicodeDecodeError and JSONDecodeError
         return Rejection("bad_json")
     if not isinstance(obj, dict):
