@@ -118,13 +118,14 @@ async def _fresh_database(server_url: str, device_count: int) -> str:
     return url
 
 
-async def _copy_limit(url: str, count: int) -> float:
+async def _copy_limit(url: str, count: int, device_count: int) -> float:
     """Rows/s through the exact storage write ingest uses, with no broker."""
     pool = await create_pool(url, min_size=1, max_size=1, init=prepare_ingest_connection)
-    devices = meter_device_ids(DEVICE_PREFIX, 1000)
+    devices = meter_device_ids(DEVICE_PREFIX, device_count)
     base = datetime.now(UTC) - timedelta(days=1)
+    n = device_count
     rows = [
-        (devices[i % 1000], f"bench-home-{i % 1000:05d}", base + timedelta(milliseconds=i),
+        (devices[i % n], f"bench-home-{i % n:05d}", base + timedelta(milliseconds=i),
          i, base, "telemetry", i * 0.5, None, None, None, None, None, None, None, None, None)
         for i in range(count)
     ]  # fmt: skip
@@ -257,6 +258,25 @@ async def run_ingest_bench(server_url: str, options: IngestBenchOptions) -> dict
     print(f"machine: {os.cpu_count()} cores; messages per phase {options.messages:,}; "
           f"publisher processes {options.publishers}", flush=True)  # fmt: skip
     url = await _fresh_database(server_url, options.devices)
+    try:
+        await _run_phases(url, options, figures)
+    finally:
+        await _drop_database(server_url, url)
+    return figures.values
+
+
+async def _drop_database(server_url: str, url: str) -> None:
+    """The bench database holds millions of throwaway rows: remove it when done."""
+    name = url.split("?", 1)[0].rsplit("/", 1)[1]
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def _run_phases(url: str, options: IngestBenchOptions, figures: Figures) -> None:
+    """The phases of run_ingest_bench, on a prepared database."""
     with tempfile.TemporaryDirectory(prefix="eldercare-bench-") as tmp:
         broker = make_mosquitto(Path(tmp))
 
@@ -264,7 +284,7 @@ async def run_ingest_bench(server_url: str, options: IngestBenchOptions) -> dict
             broker.stop(forget_sessions=True)
             await asyncio.to_thread(broker.start)
 
-        copy_rate = await _copy_limit(url, options.messages)
+        copy_rate = await _copy_limit(url, options.messages, options.devices)
         figures.add("copy_limit_rows_per_s", round(copy_rate))
         await fresh_broker()
         bare_rate = await _bare_subscriber_limit(broker, options)
@@ -289,4 +309,3 @@ async def run_ingest_bench(server_url: str, options: IngestBenchOptions) -> dict
             for key, value in (await _memory_over(url, broker, options)).items():
                 figures.add(key, value)
         broker.stop()
-    return figures.values

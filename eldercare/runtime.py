@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
 
+from core.logs import kv
 from core.settings import MqttTarget, Settings
 from eldercare.embedded import embedded_broker, embedded_postgres
 from ingest.service import IngestConfig
 from storage.backend import Backend, detect_backend
 from storage.migrate import migrate
+
+log = logging.getLogger("eldercare")
 
 
 @asynccontextmanager
@@ -50,6 +54,15 @@ def ingest_config(settings: Settings, broker: Broker) -> IngestConfig:
     if broker.embedded:
         config = dataclasses.replace(config, protocol="3.1.1", share_supported=False)
     return config
+
+
+async def prepare_database(database_url: str) -> tuple[list[int], Backend]:
+    """Migrate, then log which backend the services run on (TimescaleDB or PostgreSQL)."""
+    applied, backend = await migrate_and_detect(database_url)
+    log.info(kv("storage_backend", backend=backend.name, server=backend.server_version,
+                timescaledb=backend.timescaledb_version or "-",
+                license=backend.timescaledb_license or "-"))  # fmt: skip
+    return applied, backend
 
 
 async def migrate_and_detect(database_url: str) -> tuple[list[int], Backend]:

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 from typing import Any
 
-from core.logs import kv
 from core.settings import Settings
-from eldercare.runtime import database, migrate_and_detect
-
-log = logging.getLogger("eldercare.db")
+from eldercare.runtime import database, prepare_database
 
 
 def add_parser(subparsers: Any) -> None:
@@ -27,10 +23,7 @@ def run_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
     async def go() -> int:
         async with database(settings) as url:
-            applied, backend = await migrate_and_detect(url)
-        log.info(kv("storage_backend", backend=backend.name, server=backend.server_version,
-                    timescaledb=backend.timescaledb_version or "-",
-                    license=backend.timescaledb_license or "-"))  # fmt: skip
+            applied, backend = await prepare_database(url)
         print(f"migrations applied: {applied or 'none (up to date)'}; backend: {backend.name}")
         return 0
 

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 from typing import Any
 
-from core.logs import kv
 from core.settings import Settings
-from eldercare.runtime import broker, database, ingest_config, migrate_and_detect
+from eldercare.runtime import broker, database, ingest_config, prepare_database
 from ingest.service import IngestService
-
-log = logging.getLogger("eldercare.ingest")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -28,9 +24,7 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
     async def go() -> None:
         async with database(settings) as url, broker(settings) as mqtt:
-            _, backend = await migrate_and_detect(url)
-            log.info(kv("storage_backend", backend=backend.name,
-                        timescaledb=backend.timescaledb_version or "-"))  # fmt: skip
+            await prepare_database(url)
             await IngestService(ingest_config(settings, mqtt), url, mqtt.target).run()
 
     asyncio.run(go())

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 from typing import Any
 
 from core.clock import WallClock
-from core.logs import kv
 from core.settings import Settings
 from detectors.service import DetectorService
-from eldercare.runtime import broker, database, ingest_config, migrate_and_detect
+from eldercare.runtime import broker, database, ingest_config, prepare_database
 from ingest.service import IngestService
-
-log = logging.getLogger("eldercare.run")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -30,9 +26,7 @@ def run_services(args: argparse.Namespace, settings: Settings) -> int:
 
     async def go() -> None:
         async with database(settings) as url, broker(settings) as mqtt:
-            _, backend = await migrate_and_detect(url)
-            log.info(kv("storage_backend", backend=backend.name,
-                        timescaledb=backend.timescaledb_version or "-"))  # fmt: skip
+            await prepare_database(url)
             detectors = DetectorService(url, WallClock())
             ingest = IngestService(ingest_config(settings, mqtt), url, mqtt.target,
                                    on_committed=detectors.on_committed)  # fmt: skip

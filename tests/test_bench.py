@@ -1,0 +1,51 @@
+"""The benchmark commands keep working (figures printed); speed itself is never asserted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tests.services import ADMIN_URL
+
+
+@pytest.mark.slow
+async def test_bench_ingest_runs_every_phase_and_cleans_up(tmp_path: Path) -> None:
+    out = tmp_path / "figures.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "eldercare", "bench", "ingest", "--messages", "2000",
+         "--devices", "20", "--live-rate", "500", "--live-seconds", "2",
+         "--rss-messages", "2000", "--json", str(out)],
+        env={**os.environ, "ELDERCARE_DATABASE_URL": ADMIN_URL},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["end_to_end_committed_per_s"] > 0
+    assert figures["copy_limit_rows_per_s"] > 0 and figures["bare_subscriber_msgs_per_s"] > 0
+    assert figures["messages_stored"] == 2000
+    conn = await asyncpg.connect(ADMIN_URL)
+    try:
+        left = await conn.fetchval(
+            "SELECT count(*) FROM pg_database WHERE datname LIKE 'eldercare_bench_%'"
+        )
+    finally:
+        await conn.close()
+    assert left == 0
+
+
+def test_bench_detectors_prints_its_figures(tmp_path: Path) -> None:
+    out = tmp_path / "detectors.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "eldercare", "bench", "detectors", "--homes", "3", "--days", "3",
+         "--sweep-homes", "1000", "--fit-homes", "20", "--json", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["sweep_homes"] == 1000 and figures["fit_homes"] == 20
