@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -17,7 +18,8 @@ from tests.services import ADMIN_URL
 @pytest.mark.slow
 async def test_bench_ingest_runs_every_phase_and_cleans_up(tmp_path: Path) -> None:
     out = tmp_path / "figures.json"
-    result = subprocess.run(
+    result = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "eldercare", "bench", "ingest", "--messages", "2000",
          "--devices", "20", "--live-rate", "500", "--live-seconds", "2",
          "--rss-messages", "2000", "--json", str(out)],
