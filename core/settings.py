@@ -31,23 +31,75 @@ class MqttTarget:
         return f"MqttTarget(host={self.host!r}, port={self.port}, username={self.username!r})"
 
 
-def parse_mqtt_url(url: str) -> MqttTarget:
-    """`mqtt://user:pass@host:1883` (or `mqtts://`) → MqttTarget."""
+@dataclass(frozen=True, slots=True)
+class SmtpTarget:
+    """Where to hand e-mail over, and how to log in."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    # smtps:// is implicit TLS; with smtp:// the client upgrades by STARTTLS when offered.
+    use_tls: bool = False
+
+    def __repr__(self) -> str:  # never print the password
+        return f"SmtpTarget(host={self.host!r}, port={self.port}, username={self.username!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class _ServiceUrl:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    secure: bool
+
+
+def _service_url(url: str, plain: str, secure: str, ports: tuple[int, int]) -> _ServiceUrl:
+    """Split `scheme://[user:pass@]host[:port]` for a plain or TLS scheme and its ports."""
     parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise ValueError("expected mqtt://[user:pass@]host[:port] or mqtts://...")
-    tls = parts.scheme == "mqtts"
+    if parts.scheme not in (plain, secure) or not parts.hostname:
+        raise ValueError(f"expected {plain}://[user:pass@]host[:port] or {secure}://...")
+    is_secure = parts.scheme == secure
     try:
-        port = parts.port or (8883 if tls else 1883)
+        port = parts.port or ports[is_secure]
     except ValueError as exc:
         raise ValueError(f"bad port: {exc}") from exc
-    return MqttTarget(
+    return _ServiceUrl(
         host=parts.hostname,
         port=port,
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
-        tls=tls,
+        secure=is_secure,
     )
+
+
+def parse_mqtt_url(url: str) -> MqttTarget:
+    """`mqtt://user:pass@host:1883` (or `mqtts://`) → MqttTarget."""
+    u = _service_url(url, "mqtt", "mqtts", (1883, 8883))
+    return MqttTarget(u.host, u.port, u.username, u.password, tls=u.secure)
+
+
+def parse_smtp_url(url: str) -> SmtpTarget:
+    """`smtp://user:pass@host:587` or `smtps://...:465` → SmtpTarget."""
+    u = _service_url(url, "smtp", "smtps", (25, 465))
+    return SmtpTarget(u.host, u.port, u.username, u.password, use_tls=u.secure)
+
+
+def _http_base(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        raise ValueError("expected an http:// or https:// URL")
+    return text.rstrip("/")
+
+
+# HMAC keys shorter than this are guessable; refuse them at start-up.
+MIN_SECRET_CHARS = 16
+
+
+def _secret(text: str) -> str:
+    if len(text) < MIN_SECRET_CHARS:
+        raise ValueError(f"use at least {MIN_SECRET_CHARS} characters")
+    return text
 
 
 def _positive_int(text: str) -> int:
@@ -124,11 +176,67 @@ SETTINGS: tuple[SettingSpec, ...] = (
         str,
     ),
     SettingSpec(
+        "ELDERCARE_SMTP_URL",
+        "smtp_url",
+        None,
+        "e-mail channel: smtp://user:pass@host:587 or smtps://...; unset = no e-mail",
+        parse_smtp_url,
+    ),
+    SettingSpec(
+        "ELDERCARE_MAIL_FROM",
+        "mail_from",
+        "eldercare@localhost",
+        "sender of alert e-mail",
+        str,
+    ),
+    SettingSpec(
+        "ELDERCARE_SMS_GATEWAY_URL",
+        "sms_gateway_url",
+        None,
+        "SMS channel: base URL of the HTTP SMS gateway; unset = no SMS",
+        _http_base,
+    ),
+    SettingSpec(
+        "ELDERCARE_SMS_GATEWAY_TOKEN",
+        "sms_gateway_token",
+        None,
+        "bearer token for the SMS gateway",
+        str,
+    ),
+    SettingSpec(
+        "ELDERCARE_VOICE_GATEWAY_URL",
+        "voice_gateway_url",
+        None,
+        "check-in call channel: base URL of the voice gateway (needs the two below)",
+        _http_base,
+    ),
+    SettingSpec(
+        "ELDERCARE_VOICE_GATEWAY_TOKEN",
+        "voice_gateway_token",
+        None,
+        "bearer token for the voice gateway",
+        str,
+    ),
+    SettingSpec(
+        "ELDERCARE_VOICE_CALLBACK_URL",
+        "voice_callback_url",
+        None,
+        "where the voice gateway posts call results (our callback endpoint)",
+        _http_base,
+    ),
+    SettingSpec(
         "ELDERCARE_VOICE_CALLBACK_SECRET",
         "voice_callback_secret",
         None,
-        "shared secret signing the voice gateway's call-result callbacks",
-        str,
+        f"shared secret signing call-result callbacks (at least {MIN_SECRET_CHARS} characters)",
+        _secret,
+    ),
+    SettingSpec(
+        "ELDERCARE_WEBHOOK_SECRET",
+        "webhook_secret",
+        None,
+        f"HMAC key signing outgoing webhooks (at least {MIN_SECRET_CHARS} characters)",
+        _secret,
     ),
     SettingSpec(
         "ELDERCARE_MQTT_PROTOCOL",
@@ -204,7 +312,15 @@ class Settings:
     mqtt_url: MqttTarget | None
     simulator_mqtt_url: MqttTarget | None
     simulator_device_password_template: str | None
+    smtp_url: SmtpTarget | None
+    mail_from: str
+    sms_gateway_url: str | None
+    sms_gateway_token: str | None
+    voice_gateway_url: str | None
+    voice_gateway_token: str | None
+    voice_callback_url: str | None
     voice_callback_secret: str | None
+    webhook_secret: str | None
     mqtt_protocol: str
     data_dir: Path
     default_timezone: str
@@ -234,6 +350,13 @@ class Settings:
                 raise SettingsError(f"{spec.env}: {exc}") from exc
         if values["data_dir"] is None:
             values["data_dir"] = Path(platformdirs.user_data_dir("eldercare"))
+        if values["voice_gateway_url"] and not (
+            values["voice_callback_url"] and values["voice_callback_secret"]
+        ):
+            raise SettingsError(
+                "ELDERCARE_VOICE_GATEWAY_URL needs ELDERCARE_VOICE_CALLBACK_URL and"
+                " ELDERCARE_VOICE_CALLBACK_SECRET"
+            )
         if values["ingest_max_inflight"] < values["ingest_batch_size"]:
             raise SettingsError(
                 "ELDERCARE_INGEST_MAX_INFLIGHT: must be at least ELDERCARE_INGEST_BATCH_SIZE"

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from alerts.config import ChannelSettings
 from core.settings import Settings, SettingsError, parse_mqtt_url
 
 
@@ -14,6 +15,24 @@ def test_defaults() -> None:
     settings = Settings.from_env({})
     assert settings.database_url is None and settings.mqtt_url is None
     assert settings.ingest_batch_size == 1000 and settings.default_timezone == "Asia/Shanghai"
+
+
+def test_smtp_url_and_channel_settings() -> None:
+    settings = Settings.from_env({
+        "ELDERCARE_SMTP_URL": "smtps://alerts:s%3Acret@mail.example",
+        "ELDERCARE_VOICE_GATEWAY_URL": "https://voice.example/",
+        "ELDERCARE_VOICE_CALLBACK_URL": "https://us.example/callbacks/voice",
+        "ELDERCARE_VOICE_CALLBACK_SECRET": "0123456789abcdef",
+    })  # fmt: skip
+    channels = ChannelSettings.from_settings(settings)
+    assert channels.smtp is not None
+    assert (channels.smtp.port, channels.smtp.use_tls, channels.smtp.password) == (
+        465, True, "s:cret",
+    )  # fmt: skip
+    assert "s:cret" not in repr(channels) and "0123456789abcdef" not in repr(channels)
+    assert channels.voice_base_url == "https://voice.example"
+    assert channels.voice_callback_secret == b"0123456789abcdef"
+    assert channels.sms_base_url is None  # not configured: no SMS channel
 
 
 def test_mqtt_url_with_credentials() -> None:
