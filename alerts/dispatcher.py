@@ -11,6 +11,7 @@ alert for its home, so a message nobody received is itself seen.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Mapping
@@ -75,6 +76,11 @@ class Dispatcher:
         self._config = config or AlertConfig()
         self._dispatch = dispatch or DispatchConfig()
         self._rng = rng or random.Random()
+        self._wakeup = asyncio.Event()
+
+    def nudge(self) -> None:
+        """New deliveries were committed: look now rather than at the next poll."""
+        self._wakeup.set()
 
     async def dispatch_once(self) -> int:
         """One pass: claim what is due, send it, record the results; returns how many."""
@@ -171,10 +177,12 @@ class Dispatcher:
     async def run(self) -> None:
         """Dispatch until cancelled; idle passes wait `poll_interval_s` real seconds."""
         while True:
+            self._wakeup.clear()
             try:
                 busy = await self.dispatch_once()
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning(kv("dispatch_failed", error=type(exc).__name__))
                 busy = 0
             if not busy:
-                await asyncio.sleep(self._dispatch.poll_interval_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), self._dispatch.poll_interval_s)

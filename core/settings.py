@@ -74,6 +74,22 @@ def _service_url(url: str, plain: str, secure: str, ports: tuple[int, int]) -> _
     )
 
 
+def _host(text: str) -> str:
+    if not text or any(c.isspace() or c in "/@" for c in text):
+        raise ValueError(f"expected a host name or IP address, got {text!r}")
+    return text
+
+
+def _tcp_port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise ValueError(f"expected a TCP port from 0 to 65535 (0: any free one), got {text!r}")
+    return port
+
+
 def parse_mqtt_url(url: str) -> MqttTarget:
     """`mqtt://user:pass@host:1883` (or `mqtts://`) → MqttTarget."""
     u = _service_url(url, "mqtt", "mqtts", (1883, 8883))
@@ -295,6 +311,20 @@ SETTINGS: tuple[SettingSpec, ...] = (
         _positive_int,
     ),
     SettingSpec(
+        "ELDERCARE_API_HOST",
+        "api_host",
+        "127.0.0.1",
+        "address the console and API listen on (0.0.0.0: every interface)",
+        _host,
+    ),
+    SettingSpec(
+        "ELDERCARE_API_PORT",
+        "api_port",
+        "8080",
+        "TCP port of the console and API",
+        _tcp_port,
+    ),
+    SettingSpec(
         "ELDERCARE_LOG_LEVEL",
         "log_level",
         "INFO",
@@ -329,6 +359,8 @@ class Settings:
     ingest_batch_size: int
     ingest_flush_ms: int
     ingest_max_inflight: int
+    api_host: str
+    api_port: int
     log_level: str
 
     def __repr__(self) -> str:  # the database URL may carry a password

@@ -88,8 +88,15 @@ def home_id_for(index: int) -> str:
     return f"H{index + 1:04d}"
 
 
-def plan_home(seed: int, index: int, calendar: HomeCalendar, rates: IncidentRates) -> HomePlan:
-    """Draw home `index`'s resident, incidents and devices from `seed`."""
+def plan_home(
+    seed: int,
+    index: int,
+    calendar: HomeCalendar,
+    rates: IncidentRates,
+    scheduled: tuple[Incident, ...] = (),
+) -> HomePlan:
+    """Draw home `index`'s resident, incidents and devices from `seed`; `scheduled`
+    incidents happen as given, and the drawn ones fit around them."""
     home_id = home_id_for(index)
     profile = draw_profile(stream(seed, "home", index, "profile"))
 
@@ -97,7 +104,9 @@ def plan_home(seed: int, index: int, calendar: HomeCalendar, rates: IncidentRate
         """Waking time of `day` (the same draw `HomePlan.skeleton` makes later)."""
         return calendar.to_utc_ms(day, _skeleton(seed, index, profile, calendar, day).wake_s)
 
-    incidents = draw_incidents(rates, calendar, wake_ms, stream(seed, "home", index, "incidents"))
+    incidents = draw_incidents(
+        rates, calendar, wake_ms, stream(seed, "home", index, "incidents"), scheduled
+    )
     overlays = build_overlays(incidents, calendar, stream(seed, "home", index, "episodes"))
     device_rng = stream(seed, "home", index, "devices")
     devices = build_devices(home_id, calendar, incidents, device_rng)

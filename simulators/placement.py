@@ -217,9 +217,15 @@ def draw_incidents(
     calendar: HomeCalendar,
     wake_ms: Callable[[int], int],
     rng: random.Random,
+    fixed: tuple[Incident, ...] = (),
 ) -> tuple[Incident, ...]:
-    """Draw one home's incidents, sorted by start; `wake_ms(day)` is that day's waking time."""
+    """Draw one home's incidents, sorted by start; `wake_ms(day)` is that day's waking time.
+
+    `fixed` incidents (scheduled on purpose) are placed first; the draws fit around them.
+    """
     placer = _Placer(calendar, wake_ms, rng)
+    # Reserved whether or not they fit the 12 h spacing: a schedule is an order.
+    placer.resident.extend((inc.start_ms - MS_PER_HOUR, inc.end_ms + MS_PER_HOUR) for inc in fixed)
     months = calendar.days / 30
     draws: tuple[tuple[float, Callable[[], list[Incident]]], ...] = (
         # Resident incidents first, rarest windows first, so the long ones find room.
@@ -235,7 +241,7 @@ def draw_incidents(
         (rates.battery_flat, placer.battery_flat),
         (rates.meter_replaced, placer.meter_replaced),
     )
-    incidents: list[Incident] = []
+    incidents: list[Incident] = list(fixed)
     for rate, place in draws:
         for _ in range(poisson(rng, rate * months)):
             for _ in range(_MAX_TRIES):

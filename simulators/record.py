@@ -32,6 +32,7 @@ from simulators.events import Event
 from simulators.home import Chunk, HomePlan, plan_home, run_home
 from simulators.incidents import IncidentRates
 from simulators.localtime import HomeCalendar, epoch_ms, from_epoch_ms, load_zone
+from simulators.scheduled import ScheduledIncident
 from simulators.truth import Absence, TruthRecord, absences, truth_records
 from simulators.wireformat import WireEncoder
 
@@ -55,6 +56,7 @@ class SimulationConfig:
     start: date = DEFAULT_START
     timezone: str = DEFAULT_TIMEZONE
     rates: IncidentRates = field(default_factory=IncidentRates)
+    scheduled: tuple[ScheduledIncident, ...] = ()
 
     def __post_init__(self) -> None:
         for name, low, high in (("n_homes", 1, MAX_HOMES), ("days", 1, MAX_DAYS)):
@@ -68,6 +70,9 @@ class SimulationConfig:
         if self.start < EARLIEST_START:
             raise ValueError(f"start must be on or after {EARLIEST_START.isoformat()}")
         load_zone(self.timezone)
+        for entry in self.scheduled:
+            if entry.home >= self.n_homes:
+                raise ValueError(f"scheduled incident for home {entry.home}: only {self.n_homes}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +103,13 @@ class Simulation:
         self.config = config
         self.calendar = HomeCalendar(config.start, config.days, config.timezone)
         self.homes: tuple[HomePlan, ...] = tuple(
-            plan_home(config.seed, index, self.calendar, config.rates)
+            plan_home(
+                config.seed,
+                index,
+                self.calendar,
+                config.rates,
+                tuple(s.incident() for s in config.scheduled if s.home == index),
+            )
             for index in range(config.n_homes)
         )
         self.encoder = WireEncoder(tuple(home.home_id for home in self.homes))
@@ -197,9 +208,12 @@ def simulate_homes(
     start: date = DEFAULT_START,
     timezone: str = DEFAULT_TIMEZONE,
     rates: IncidentRates | None = None,
+    scheduled: tuple[ScheduledIncident, ...] = (),
 ) -> Simulation:
     """Plan `n_homes` homes for `days` days from `start`; messages are made on demand."""
-    config = SimulationConfig(n_homes, days, seed, start, timezone, rates or IncidentRates())
+    config = SimulationConfig(
+        n_homes, days, seed, start, timezone, rates or IncidentRates(), scheduled
+    )
     return Simulation(config)
 
 

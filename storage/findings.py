@@ -52,18 +52,45 @@ async def list_findings(
         """,
         home_id, category.value if category else None, since, limit,
     )  # fmt: skip
-    return [
-        Finding(
-            r["home_id"],
-            Category(r["category"]),
-            r["kind"],
-            Severity(r["severity"]),
-            r["at"],
-            r["explanation"],
-            r["clears"],
-        )
-        for r in rows
-    ]
+    return [_finding(r) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFinding:
+    """A finding with its row id, as the alert stage takes it."""
+
+    id: int
+    finding: Finding
+
+
+async def take_untaken_findings(conn: asyncpg.Connection, limit: int) -> list[StoredFinding]:
+    """The oldest findings the alert stage has not taken, locked for the caller's
+    transaction (SKIP LOCKED: two alert workers never take the same one)."""
+    rows = await conn.fetch(
+        """
+        SELECT id, home_id, category, kind, severity, at, explanation, clears FROM findings
+        WHERE taken_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+        """,
+        limit,
+    )
+    return [StoredFinding(r["id"], _finding(r)) for r in rows]
+
+
+async def mark_taken(conn: asyncpg.Connection, ids: Sequence[int], at: datetime) -> None:
+    """Mark findings taken, in the transaction that applied them."""
+    await conn.execute("UPDATE findings SET taken_at = $2 WHERE id = ANY($1::bigint[])", ids, at)
+
+
+def _finding(r: asyncpg.Record) -> Finding:
+    return Finding(
+        r["home_id"],
+        Category(r["category"]),
+        r["kind"],
+        Severity(r["severity"]),
+        r["at"],
+        r["explanation"],
+        r["clears"],
+    )
 
 
 async def save_detector_states(

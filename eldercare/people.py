@@ -1,0 +1,96 @@
+"""The people around the demo's simulated homes: residents, two advisors, a street office,
+one family member per home and the operations desk, with their phones and languages.
+
+Every home is on one street, looked after by two advisors who back each other up (the
+first half of the homes is Li's, the second Zhang's). Every number is fictional and every
+message goes to the stand-in gateways.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from alerts.routing import ChannelKind, Contact, Endpoint, Language, Role
+from storage.alerts_routing import put_contact
+
+STREET = "幸福街道"
+DISTRICT = "东城区"
+ADVISORS = ("advisor.li", "advisor.zhang")
+SUPERVISOR = "office.xingfu"
+OPERATIONS = "ops.desk"
+_SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
+_GIVEN = ("秀英", "桂兰", "玉兰", "淑珍", "建国", "德明", "凤英", "志强", "素梅", "文华")
+
+
+@dataclass(frozen=True, slots=True)
+class HomePeople:
+    """Who lives in and looks after one home."""
+
+    home_id: str
+    address: str
+    resident_name: str
+    resident_phone: str
+    contacts: tuple[Contact, ...]
+
+
+def family_username(home_id: str) -> str:
+    """The family member's sign-in name for a home: `family.h0001`."""
+    return f"family.{home_id.lower()}"
+
+
+def staff_phone(username: str) -> str:
+    """A fictional mobile number per staff member."""
+    index = (*ADVISORS, SUPERVISOR, OPERATIONS).index(username)
+    return f"+861381111000{index + 1}"
+
+
+def people_for(home_ids: list[str]) -> list[HomePeople]:
+    """The people of each home, deterministic in the homes' order."""
+    half = (len(home_ids) + 1) // 2
+    out = []
+    for number, home_id in enumerate(home_ids):
+        primary, backup = ADVISORS if number < half else ADVISORS[::-1]
+        sms = ChannelKind.SMS
+        zh = Language.ZH
+        family_language = Language.EN if number % 3 == 2 else zh
+        contacts = (
+            Contact(Role.PRIMARY_ADVISOR, 0, primary, zh, (Endpoint(sms, staff_phone(primary)),)),
+            Contact(Role.BACKUP_ADVISOR, 0, backup, zh, (Endpoint(sms, staff_phone(backup)),)),
+            Contact(Role.SUPERVISOR, 0, SUPERVISOR, zh, (Endpoint(sms, staff_phone(SUPERVISOR)),)),
+            Contact(
+                Role.FAMILY,
+                0,
+                family_username(home_id),
+                family_language,
+                (Endpoint(sms, f"+86137222{number + 1:05d}"),),
+            ),
+        )
+        name = _SURNAMES[number % len(_SURNAMES)] + _GIVEN[(number // 3) % len(_GIVEN)]
+        address = f"{STREET}{number // 20 + 1}号楼 {number % 20 + 1:02d}室"
+        out.append(HomePeople(home_id, address, name, f"+86139000{number + 1:05d}", contacts))
+    return out
+
+
+async def register_people(conn: asyncpg.Connection, people: list[HomePeople]) -> None:
+    """Store residents, addresses, the street and the contacts (idempotent)."""
+    async with conn.transaction():
+        for home in people:
+            await conn.execute(
+                "UPDATE homes SET address = $2, street = $3, district = $4 WHERE id = $1",
+                home.home_id, home.address, STREET, DISTRICT,
+            )  # fmt: skip
+            await conn.execute(
+                "INSERT INTO residents (home_id, display_name, language, phone)"
+                " SELECT $1, $2, 'zh-CN', $3"
+                " WHERE NOT EXISTS (SELECT 1 FROM residents WHERE home_id = $1)",
+                home.home_id, home.resident_name, home.resident_phone,
+            )  # fmt: skip
+            for contact in home.contacts:
+                await put_contact(conn, home.home_id, contact)
+        desk = Contact(
+            Role.OPERATIONS, 0, OPERATIONS, Language.ZH,
+            (Endpoint(ChannelKind.SMS, staff_phone(OPERATIONS)),),
+        )  # fmt: skip
+        await put_contact(conn, "*", desk)
