@@ -3,6 +3,7 @@
 #   - PostgreSQL on 127.0.0.1:5432, trust auth for user postgres
 #   - mosquitto + mosquitto_passwd binaries (tests start their own brokers),
 #     and some broker answering on 127.0.0.1:1883
+#   - chromium, for the console's browser tests
 # Idempotent and quiet when everything is already up; needs root only when
 # something has to be installed or started.
 set -euo pipefail
@@ -91,6 +92,11 @@ if ! port_open "$MQTT_HOST" "$MQTT_PORT"; then
   port_open "$MQTT_HOST" "$MQTT_PORT" \
     || die "mosquitto started but nothing answers on $MQTT_HOST:$MQTT_PORT (see /var/log/mosquitto/mosquitto.log)"
   did+=("started mosquitto")
+fi
+
+# ---- Chromium (the console's browser tests drive Debian's build via Playwright) ----
+if ! command -v chromium >/dev/null; then
+  apt_install chromium fonts-wqy-microhei  # a CJK font: the console is in Chinese
 fi
 
 if [ ${#did[@]} -eq 0 ]; then

@@ -26,6 +26,7 @@ from alerts.config import AlertConfig
 from alerts.routing import ChannelKind
 from core.clock import Clock
 from core.logs import kv
+from core.settings import Settings
 from storage.alerts_outbox import (
     ClaimedDelivery,
     Finish,
@@ -50,6 +51,14 @@ class DispatchConfig:
     # How often an idle dispatcher looks for work, in real seconds: a new alert's first
     # message waits at most this long.
     poll_interval_s: float = 0.5
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DispatchConfig:
+        """The operator's lease and send timeout (validated in core.settings)."""
+        return cls(
+            lease_s=float(settings.dispatch_lease_s),
+            send_timeout_s=float(settings.dispatch_send_timeout_s),
+        )
 
     def __post_init__(self) -> None:
         if self.lease_s <= self.send_timeout_s:

@@ -56,6 +56,10 @@ class AcceleratedClock:
         self._started = self._wall.now()
         self._factor = factor
 
+    def restart(self) -> None:
+        """Start running from the origin again, as of this wall-clock moment."""
+        self._started = self._wall.now()
+
     def now(self) -> datetime:
         """Simulated now: origin + elapsed wall time × factor."""
         elapsed = self._wall.now() - self._started
@@ -69,6 +73,11 @@ class CatchUpClock:
     def __init__(self, origin: datetime, factor: float, wall: Clock | None = None) -> None:
         self._accelerated = AcceleratedClock(origin, factor, wall)
         self._wall = wall or WallClock()
+
+    def restart(self) -> None:
+        """Start running from the origin again (the demo's live run begins after its
+        history is written)."""
+        self._accelerated.restart()
 
     def now(self) -> datetime:
         """The simulated now, never later than the wall clock."""

@@ -299,7 +299,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "ELDERCARE_INGEST_FLUSH_MS",
         "ingest_flush_ms",
-        "200",
+        "50",
         "longest a message waits for its batch to fill, in milliseconds",
         _positive_int,
     ),
@@ -308,6 +308,21 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "ingest_max_inflight",
         "4000",
         "unacknowledged messages held before ingest stops reading (backpressure)",
+        _positive_int,
+    ),
+    SettingSpec(
+        "ELDERCARE_DISPATCH_SEND_TIMEOUT_S",
+        "dispatch_send_timeout_s",
+        "60",
+        "seconds a gateway may take to accept a message before the attempt counts as failed",
+        _positive_int,
+    ),
+    SettingSpec(
+        "ELDERCARE_DISPATCH_LEASE_S",
+        "dispatch_lease_s",
+        "120",
+        "seconds a dispatcher holds a message it is sending; after a crash another"
+        " dispatcher resends it (same idempotency key) once this has passed",
         _positive_int,
     ),
     SettingSpec(
@@ -359,6 +374,8 @@ class Settings:
     ingest_batch_size: int
     ingest_flush_ms: int
     ingest_max_inflight: int
+    dispatch_send_timeout_s: int
+    dispatch_lease_s: int
     api_host: str
     api_port: int
     log_level: str
@@ -392,6 +409,11 @@ class Settings:
         if values["ingest_max_inflight"] < values["ingest_batch_size"]:
             raise SettingsError(
                 "ELDERCARE_INGEST_MAX_INFLIGHT: must be at least ELDERCARE_INGEST_BATCH_SIZE"
+            )
+        if values["dispatch_lease_s"] <= values["dispatch_send_timeout_s"]:
+            raise SettingsError(
+                "ELDERCARE_DISPATCH_LEASE_S: must exceed ELDERCARE_DISPATCH_SEND_TIMEOUT_S,"
+                " or a slow gateway would see one message from two dispatchers"
             )
         return cls(**values)
 

@@ -47,6 +47,8 @@ MAX_QUEUED_BATCHES = 10_000
 # A home with no saved state learns from this much stored history first.
 LEARN_DAYS = 28
 PIPELINE_STATE_KEY = "_engine"
+# Findings older than this, raised while a home learns from stored history, are the past.
+HISTORY_HORIZON = timedelta(hours=1)
 
 FindingsListener = Callable[[Sequence[Finding]], Awaitable[None]]
 
@@ -76,6 +78,7 @@ class DetectorService:
         self._through: dict[str, datetime] = {}  # per home: latest reading ts fed
         self._home_of: dict[str, str] = {}  # device id → home id
         self._dirty: set[str] = set()
+        self._restored: set[str] = set()  # homes whose state came from storage or a replay
         self.findings_stored = 0
 
     def on_committed(self, readings: Sequence[Reading], committed_s: float) -> None:
@@ -113,6 +116,8 @@ class DetectorService:
         engine = Engine(rows, self._settings)
         if previous is not None:
             engine.restore(previous.to_dict())
+            # Homes registered while running are live from their first reading.
+            self._restored.update(engine.home_ids)
         else:
             saved = await load_detector_states(conn)
             engine_part = saved.pop(PIPELINE_STATE_KEY, None)
@@ -120,6 +125,7 @@ class DetectorService:
             if engine_part is not None:
                 engine.restore({**engine_part[0], "homes": homes})
             self._through = {h: through for h, (_, through) in saved.items()}
+            self._restored = set(homes)
         for away in await current_away_periods(conn, self._clock.now()):
             if away.home_id in set(engine.home_ids):
                 engine.declare_away(away.home_id, away.starts_at, away.ends_at)
@@ -145,8 +151,17 @@ class DetectorService:
                 findings.extend(self._engine.feed(reading))
                 self._note(home_id, reading.ts)
                 count += 1
-        findings.extend(self._engine.tick(self._clock.now()))
-        await self._store(conn, findings)
+        # A home with no saved state is learning from its stored history: what its old
+        # readings show is recorded but not sent to the alert stage. The last hour, and
+        # what is true now (the tick below), are sent, as for every home.
+        learning = {h for h in self._engine.home_ids if h not in self._restored}
+        recent = self._clock.now() - HISTORY_HORIZON
+        past = [f for f in findings if f.home_id in learning and f.at < recent]
+        live = [f for f in findings if f.home_id not in learning or f.at >= recent]
+        live.extend(self._engine.tick(self._clock.now()))
+        await self._store(conn, past, history=True)
+        await self._store(conn, live)
+        self._restored.update(self._engine.home_ids)
         log.info(kv("detectors_replayed", readings=count, since=after.isoformat(),
                     seconds=round(time.monotonic() - started, 1)))  # fmt: skip
 
@@ -196,15 +211,19 @@ class DetectorService:
                 self._note(home_id, reading.ts)
         return findings
 
-    async def _store(self, conn: asyncpg.Connection, findings: list[Finding]) -> None:
-        """Findings and the state of the homes that raised them, atomically."""
+    async def _store(
+        self, conn: asyncpg.Connection, findings: list[Finding], history: bool = False
+    ) -> None:
+        """Findings and the state of the homes that raised them, atomically. `history`:
+        found while learning from the past, stored as already seen by the alert stage."""
         if not findings:
             return
         homes = {f.home_id for f in findings}
         async with conn.transaction():
-            self.findings_stored += await insert_findings(conn, findings)
+            taken_at = self._clock.now() if history else None
+            self.findings_stored += await insert_findings(conn, findings, taken_at=taken_at)
             await self._save(conn, homes)
-        if self._on_findings is not None:
+        if self._on_findings is not None and not history:
             await self._on_findings(findings)
 
     async def _save(self, conn: asyncpg.Connection, homes: set[str]) -> None:

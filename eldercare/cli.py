@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "eldercare.commands.db",
     "eldercare.commands.ingest",
     "eldercare.commands.registry",
+    "eldercare.commands.users",
     "eldercare.commands.simulate",
     "eldercare.commands.backtest",
     "eldercare.commands.findings",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -20,33 +21,44 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from alerts.config import ChannelSettings
+from api.auth.passwords import hash_password
 from core.clock import CatchUpClock
 from core.logs import kv
 from core.readings import Reading
 from core.registry import RegistryRow
 from core.settings import Settings
-from detectors.service import DetectorService
 from eldercare.backfill import backfill
-from eldercare.runtime import Broker, broker, database, ingest_config, migrate_and_detect
-from ingest.service import IngestService
+from eldercare.demo_plan import SIMULATED_DAYS_AHEAD, DemoPlan, choose_plan, load_plan, save_plan
+from eldercare.people import HomePeople, demo_logins, people_for, register_people
+from eldercare.runtime import Broker, broker, database, migrate_and_detect
+from eldercare.stack import Stack, running_stack
+from simulators.gateways.sms import sms_gateway
+from simulators.gateways.voice import voice_gateway
 from simulators.publisher import DevicePublisher
 from simulators.record import MessageCursor, simulate_homes
+from simulators.scheduled import ScheduledIncident, ScheduledKind
+from storage.alerts import list_alerts
 from storage.findings import list_findings
 from storage.registry import import_registry
 from storage.summary import home_summaries
+from storage.users import add_user, get_user
 
 log = logging.getLogger("eldercare.demo")
 
 PUBLISH_INTERVAL_SECONDS = 0.5
 PROGRESS_INTERVAL_SECONDS = 2.0
+PLAN_FILE = "demo-plan.json"
+SUMMARY_HOMES = 10  # homes listed in the closing summary
+VOICE_ANSWER_DELAY_S = 3.0  # a simulated call rings for a few seconds before the answer
 
 
 @dataclass(frozen=True)
 class DemoOptions:
     """How big and how fast the demo is."""
 
-    homes: int = 5
-    speed: float = 60.0  # simulated seconds per real second while catching up
+    homes: int = 50
+    speed: float = 60.0  # simulated seconds per real second: an hour a minute
     head_start_hours: float = 12.0  # how far behind the present the live clock starts
     backfill_days: int = 14  # history written straight to storage before going live
     seed: int = 1
@@ -54,71 +66,135 @@ class DemoOptions:
     timezone: str = "Asia/Shanghai"
 
 
+# Incidents placed early in the live run (simulated minutes after it starts), so alerts
+# appear within the first minutes: smoke at once, a tap left on, a fall in the bathroom.
+SCHEDULE = (
+    (1, ScheduledKind.SMOKE, 10, 8),
+    (2, ScheduledKind.TAP_LEFT_RUNNING, 20, 90),
+    (0, ScheduledKind.FALL, 30, 240),
+)
+DEMO_PASSWORD = "eldercare-demo"  # the demo's logins; it listens on loopback only
+
+
+def demo_schedule(live_from: datetime, homes: int) -> tuple[ScheduledIncident, ...]:
+    """The demo's incidents, for the homes that exist."""
+    return tuple(
+        ScheduledIncident(home % homes, kind, live_from + timedelta(minutes=at), minutes)
+        for home, kind, at, minutes in SCHEDULE
+    )
+
+
 async def run_demo(settings: Settings, options: DemoOptions) -> None:
-    """Backfill history, start the detectors on it, then run the homes live."""
+    """Serve the console at once, backfill history, then run the homes live."""
     async with database(settings) as url, broker(settings) as mqtt:
         _, backend = await migrate_and_detect(url)
-        live_from = datetime.now(UTC) - timedelta(hours=options.head_start_hours)
-        local_start = live_from.astimezone(ZoneInfo(options.timezone)).date()
+        now = datetime.now(UTC)
+        plan_path = settings.data_dir / PLAN_FILE
+        wanted = DemoPlan(options.homes, options.seed, options.backfill_days, options.timezone,
+                          now - timedelta(hours=options.head_start_hours))  # fmt: skip
+        plan, resumed = choose_plan(load_plan(plan_path), wanted, now)
+        local_start = plan.first_live_from.astimezone(ZoneInfo(plan.timezone)).date()
         simulation = simulate_homes(
-            options.homes, days=options.backfill_days + 14, seed=options.seed,
-            start=local_start - timedelta(days=options.backfill_days), timezone=options.timezone,
+            plan.homes, days=plan.backfill_days + SIMULATED_DAYS_AHEAD, seed=plan.seed,
+            start=local_start - timedelta(days=plan.backfill_days), timezone=plan.timezone,
+            scheduled=demo_schedule(plan.first_live_from, plan.homes),
         )  # fmt: skip
         rows = simulation.registry()
-        await _register(url, rows)
+        people = people_for(sorted({row.home_id for row in rows}))
+        await _register(url, rows, people)
+        save_plan(plan_path, plan)
+        # A resumed run goes on from the last reading stored, not over it.
+        live_from = max(plan.first_live_from, await _last_reading(url) or plan.first_live_from)
         cursor = simulation.cursor()
-        backfilled = await backfill(url, rows, cursor.advance_encoded(live_from))
-        print(
-            f"eldercare demo: {options.homes} simulated homes, storage {backend.name}, "
-            f"{backfilled:,} readings of history; live clock x{options.speed:g} until it "
-            "reaches now; Ctrl-C stops",
-            flush=True,
-        )
         clock = CatchUpClock(live_from, options.speed)
-        detectors = DetectorService(url, clock)
         committed = 0
 
-        def on_committed(readings: Sequence[Reading], committed_s: float) -> None:
+        def count(readings: Sequence[Reading], committed_s: float) -> None:
             nonlocal committed
             committed += len(readings)
-            detectors.on_committed(readings, committed_s)
 
-        service = IngestService(ingest_config(settings, mqtt), url, mqtt.target,
-                                on_committed=on_committed)  # fmt: skip
-        ready, detectors_ready = asyncio.Event(), asyncio.Event()
-        try:
-            async with asyncio.TaskGroup() as tasks:
-                # The detectors first replay the history in (ts, seq) order; only then
-                # do live batches reach them.
-                tasks.create_task(detectors.run(detectors_ready), name="demo-detectors")
-                await detectors_ready.wait()
-                tasks.create_task(service.run(ready), name="demo-ingest")
-                await ready.wait()
-                tasks.create_task(_publish_live(settings, mqtt, cursor, clock),
-                                  name="demo-devices")  # fmt: skip
-                tasks.create_task(
-                    _progress(clock, options, lambda: committed, service, detectors),
-                    name="demo-progress",
-                )
-                if options.duration_s is not None:
-                    await asyncio.sleep(options.duration_s)
-                    raise _DemoOver
-        except* _DemoOver:
-            pass
-        finally:
-            await _print_summary(url, options)
+        async def backfill_history(api_url: str) -> None:
+            _print_welcome(api_url, options, backend.name, people)
+            history = cursor.advance_encoded(live_from)
+            if resumed:
+                print(f"resuming the simulation from {live_from:%Y-%m-%d %H:%M} UTC", flush=True)
+            else:
+                stored = await backfill(url, rows, history)
+                print(f"history: {stored:,} readings of {plan.backfill_days} days written",
+                      flush=True)  # fmt: skip
+            print(f"live clock x{options.speed:g} until it reaches now", flush=True)
+            clock.restart()  # the live run begins now, not when the command started
+
+        secret = secrets.token_urlsafe(24).encode()
+        async with (
+            sms_gateway() as sms,
+            voice_gateway(secret, answer_delay_s=VOICE_ANSWER_DELAY_S) as voice,
+        ):
+            # The fallen resident cannot reach the phone; the others answer "fine".
+            voice.set_answers({people[0].resident_phone: "no_answer"})
+            channels = ChannelSettings(sms_base_url=sms.url, voice_base_url=voice.url,
+                                       voice_callback_secret=secret)  # fmt: skip
+            try:
+                async with running_stack(
+                    settings, url, mqtt, clock, channels=channels, on_committed=count,
+                    before_pipeline=backfill_history,
+                ) as stack, asyncio.TaskGroup() as tasks:  # fmt: skip
+                    tasks.create_task(_publish_live(settings, mqtt, cursor, clock),
+                                      name="demo-devices")  # fmt: skip
+                    tasks.create_task(
+                        _progress(clock, options, lambda: committed, stack),
+                        name="demo-progress",
+                    )
+                    if options.duration_s is not None:
+                        await asyncio.sleep(options.duration_s)
+                        raise _DemoOver
+            except* _DemoOver:
+                pass
+            finally:
+                await _print_summary(url, options)
+
+
+async def _last_reading(url: str) -> datetime | None:
+    conn = await asyncpg.connect(url)
+    try:
+        last: datetime | None = await conn.fetchval("SELECT max(ts) FROM readings")
+        return last
+    finally:
+        await conn.close()
 
 
 class _DemoOver(Exception):
     """The demo's --duration has elapsed."""
 
 
-async def _register(url: str, rows: list[RegistryRow]) -> None:
+async def _register(url: str, rows: list[RegistryRow], people: list[HomePeople]) -> None:
+    """Homes, devices, residents, contacts and the logins (each only once)."""
     conn = await asyncpg.connect(url)
     try:
         await import_registry(conn, rows)
+        await register_people(conn, people)
+        password_hash = await hash_password(DEMO_PASSWORD)
+        for login in demo_logins(people):
+            if await get_user(conn, login.username) is None:
+                await add_user(conn, username=login.username, display_name=login.display_name,
+                               role=login.role, password_hash=password_hash,
+                               language=login.language, street=login.street,
+                               now=datetime.now(UTC))  # fmt: skip
     finally:
         await conn.close()
+
+
+def _print_welcome(
+    api_url: str, options: DemoOptions, backend: str, people: list[HomePeople]
+) -> None:
+    logins = ", ".join(login.username for login in demo_logins(people))
+    print(
+        f"eldercare demo: {options.homes} simulated homes, storage {backend}\n"
+        f"console: {api_url}/\n"
+        f"logins (password {DEMO_PASSWORD}): {logins}\n"
+        "writing history; Ctrl-C stops",
+        flush=True,
+    )
 
 
 async def _publish_live(
@@ -139,11 +215,7 @@ async def _publish_live(
 
 
 async def _progress(
-    clock: CatchUpClock,
-    options: DemoOptions,
-    committed: Callable[[], int],
-    service: IngestService,
-    detectors: DetectorService,
+    clock: CatchUpClock, options: DemoOptions, committed: Callable[[], int], stack: Stack
 ) -> None:
     """One status line, rewritten in place on a terminal."""
     zone = ZoneInfo(options.timezone)
@@ -154,10 +226,15 @@ async def _progress(
         now_t = time.monotonic()
         rate = (total - previous) / (now_t - previous_t)
         previous, previous_t = total, now_t
-        dead = sum(service.stats.dead_letters.values())
+        async with stack.pool.acquire() as conn:
+            open_alerts = await conn.fetchval(
+                "SELECT count(*) FROM alerts WHERE state <> 'resolved'"
+            )
+        dead = sum(stack.ingest.stats.dead_letters.values())
+        found = stack.detectors.findings_stored
         line = (f"simulated {clock.now().astimezone(zone):%a %H:%M} | homes {options.homes} | "
-                f"stored {total:,} | {rate:,.0f} readings/s | dead letters {dead} | "
-                f"findings {detectors.findings_stored}")  # fmt: skip
+                f"{rate:,.0f} readings/s | stored live {total:,} | dead letters {dead} | "
+                f"findings {found} | open alerts {open_alerts}")  # fmt: skip
         end = "\r" if sys.stdout.isatty() else "\n"
         print(line, end=end, flush=True)
 
@@ -168,17 +245,25 @@ async def _print_summary(url: str, options: DemoOptions) -> None:
         try:
             summaries = await home_summaries(conn)
             found = await list_findings(conn, limit=20)
+            alerts = await list_alerts(conn)
         finally:
             await conn.close()
         zone = ZoneInfo(options.timezone)
         print("\nwhat is stored, per home:")
-        for s in summaries:
+        for s in summaries[:SUMMARY_HOMES]:
             last = s.last_seen.astimezone(zone).strftime("%m-%d %H:%M") if s.last_seen else "-"
             print(f"  {s.home_id}: {s.readings:,} readings (water {s.water}, motion {s.motion}, "
                   f"smoke {s.smoke}, status {s.status}); last heard {last}; "
                   f"water meter index {s.meter_index_l or 0:,.1f} L")  # fmt: skip
+        if len(summaries) > SUMMARY_HOMES:
+            print(f"  ... and {len(summaries) - SUMMARY_HOMES} more homes")
         print(f"latest findings ({len(found)}):" if found else "no findings yet")
         for f in found:
             print(f"  {f.at.astimezone(zone):%m-%d %H:%M} {f.home_id} {f.severity.value} "
                   f"{f.kind}: {f.explanation}")  # fmt: skip
+        print(f"alerts ({len(alerts)}):" if alerts else "no alerts yet")
+        for a in alerts[:20]:
+            print(f"  #{a.id} {a.opened_at.astimezone(zone):%m-%d %H:%M} {a.home_id} "
+                  f"{a.severity.value} {a.category.value}/{a.kind} [{a.state.value}]: "
+                  f"{a.explanation}")  # fmt: skip
     log.info(kv("demo_stopped"))

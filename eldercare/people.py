@@ -35,6 +35,30 @@ class HomePeople:
     contacts: tuple[Contact, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Login:
+    """A demo user: who signs in to the console, with which role."""
+
+    username: str
+    display_name: str
+    role: str
+    language: str = "zh-CN"
+    street: str | None = None
+
+
+def demo_logins(people: list[HomePeople]) -> list[Login]:
+    """The admin, the two advisors, the street office and the first home's family."""
+    logins = [
+        Login("admin", "系统管理员", "admin"),
+        Login(ADVISORS[0], "李顾问", "advisor"),
+        Login(ADVISORS[1], "张顾问", "advisor"),
+        Login(SUPERVISOR, "幸福街道办", "supervisor", street=STREET),
+    ]
+    if people:
+        logins.append(Login(family_username(people[0].home_id), "家属", "family", "zh-CN"))
+    return logins
+
+
 def family_username(home_id: str) -> str:
     """The family member's sign-in name for a home: `family.h0001`."""
     return f"family.{home_id.lower()}"

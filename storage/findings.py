@@ -14,22 +14,28 @@ from core.findings import Finding
 from core.kinds import Category, Severity
 
 
-async def insert_findings(conn: asyncpg.Connection, findings: Sequence[Finding]) -> int:
-    """Store findings; one already stored (same home, kind, time) is skipped. Returns new ones."""
+async def insert_findings(
+    conn: asyncpg.Connection, findings: Sequence[Finding], *, taken_at: datetime | None = None
+) -> int:
+    """Store findings; one already stored (same home, kind, time) is skipped. Returns new ones.
+
+    `taken_at` set: the alert stage is not to take them (findings about the past).
+    """
     if not findings:
         return 0
     rows = await conn.fetch(
         """
-        INSERT INTO findings (home_id, category, kind, severity, at, explanation, clears)
-        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
-                             $5::timestamptz[], $6::text[], $7::boolean[])
+        INSERT INTO findings (home_id, category, kind, severity, at, explanation, clears,
+                              taken_at)
+        SELECT *, $8::timestamptz FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+                                              $5::timestamptz[], $6::text[], $7::boolean[])
         ON CONFLICT (home_id, kind, at, clears) DO NOTHING
         RETURNING id
         """,
         [f.home_id for f in findings], [f.category.value for f in findings],
         [f.kind for f in findings], [f.severity.value for f in findings],
         [f.at for f in findings], [f.explanation for f in findings],
-        [f.clears for f in findings],
+        [f.clears for f in findings], taken_at,
     )  # fmt: skip
     return len(rows)
 
@@ -64,12 +70,23 @@ class StoredFinding:
 
 
 async def take_untaken_findings(conn: asyncpg.Connection, limit: int) -> list[StoredFinding]:
-    """The oldest findings the alert stage has not taken, locked for the caller's
-    transaction (SKIP LOCKED: two alert workers never take the same one)."""
+    """Findings the alert stage has not taken, locked for the caller's transaction (SKIP
+    LOCKED: two alert workers never take the same one).
+
+    Oldest first, except that a critical finding with nothing older pending for its own
+    home and kind goes ahead of the queue: after an outage a flood of minor findings must
+    not hold back a smoke alarm, and order within one (home, kind) — an alarm and its
+    clearing — is kept.
+    """
     rows = await conn.fetch(
         """
-        SELECT id, home_id, category, kind, severity, at, explanation, clears FROM findings
-        WHERE taken_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+        SELECT id, home_id, category, kind, severity, at, explanation, clears FROM findings f
+        WHERE taken_at IS NULL
+        ORDER BY (severity = 'critical' AND NOT EXISTS (
+                      SELECT 1 FROM findings e WHERE e.taken_at IS NULL
+                      AND e.home_id = f.home_id AND e.kind = f.kind AND e.id < f.id)) DESC,
+                 id
+        LIMIT $1 FOR UPDATE SKIP LOCKED
         """,
         limit,
     )

@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from alerts.follower import FindingsFollower
+from core.kinds import Category, Severity
 from storage.alerts import list_alerts
 from storage.findings import insert_findings
 from tests.ingest_helpers import wait_until
@@ -98,3 +99,43 @@ async def test_the_running_follower_wakes_on_new_findings(
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
+
+
+async def test_a_smoke_alarm_goes_ahead_of_a_flood_of_minor_findings(
+    db: asyncpg.Connection, db_url: str
+) -> None:
+    await register_home(db)
+    flood = [
+        finding(f"battery_low_{n}", Category.DEVICE, Severity.LOW, START + timedelta(seconds=n))
+        for n in range(300)
+    ]
+    await insert_findings(db, [*flood, smoke(START + timedelta(minutes=10))])
+    async with alert_world(db_url) as world:
+        follower = FindingsFollower(world.pool, world.clock, world.config, batch=50)
+        await follower.take_once()
+    kinds = {a.kind for a in await list_alerts(db)}
+    assert "smoke_alarm" in kinds and len(kinds) == 50  # the first pass took the smoke
+
+
+async def test_an_alarm_and_its_clearing_are_taken_in_their_order(
+    db: asyncpg.Connection, db_url: str
+) -> None:
+    await register_home(db)
+    minor = [finding("battery_low", Category.DEVICE, Severity.LOW)]
+    alarm, cleared = (
+        smoke(START),
+        finding(
+            "smoke_alarm", Category.SMOKE, Severity.INFO, START + timedelta(minutes=5), clears=True
+        ),
+    )
+    again = smoke(START + timedelta(minutes=9))
+    await insert_findings(db, [*minor, alarm, cleared, again])
+    async with alert_world(db_url) as world:
+        follower = FindingsFollower(world.pool, world.clock, world.config, batch=1)
+        while await follower.take_once():
+            pass
+    # The second alarm is taken after the clearing: the alarm is sounding again, not
+    # "cleared" as it would read if the clearing had been applied last.
+    (alert,) = [a for a in await list_alerts(db) if a.kind == "smoke_alarm"]
+    assert alert.active and alert.last_seen_at == again.at
+    assert alert.condition_cleared_at is None

@@ -51,3 +51,29 @@ def test_bench_detectors_prints_its_figures(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     figures = json.loads(out.read_text())
     assert figures["sweep_homes"] == 1000 and figures["fit_homes"] == 20
+
+
+@pytest.mark.slow
+async def test_bench_alerts_measures_every_alarm_and_cleans_up(tmp_path: Path) -> None:
+    out = tmp_path / "alerts.json"
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "eldercare", "bench", "alerts", "--homes", "6", "--alarms", "2",
+         "--gap", "0.2", "0.3", "--warmup", "1", "--history-hours", "0.25", "--speed", "5",
+         "--json", str(out)],
+        env={**os.environ, "ELDERCARE_DATABASE_URL": ADMIN_URL, "ELDERCARE_LOG_LEVEL": "WARNING"},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["alarms_measured"] == 2 and figures["alarms_missing"] == 0
+    assert figures["notifications_per_alarm"] == 5  # four SMS and the resident's call
+    assert figures["commit_to_last_ms"]["max"] >= figures["commit_to_first_ms"]["max"] > 0
+    conn = await asyncpg.connect(ADMIN_URL)
+    try:
+        left = await conn.fetchval(
+            "SELECT count(*) FROM pg_database WHERE datname LIKE 'eldercare_bench_alerts_%'"
+        )
+    finally:
+        await conn.close()
+    assert left == 0

@@ -121,3 +121,23 @@ async def test_a_smoke_reading_through_broker_and_ingest_becomes_a_finding(
         await pub.publish_all_async([message])
         await wait_until(lambda: _has(db, "smoke_alarm"), what="finding from live smoke")
     assert await findings(db) == [("smoke_alarm", "critical")]
+
+
+async def test_a_new_home_learning_from_history_does_not_alert_about_the_past(
+    db: asyncpg.Connection, db_url: str
+) -> None:
+    await register_home(db, "home-1", {"smoke-1": (DeviceType.SMOKE, "kitchen")})
+    clock = ManualClock(START)
+    old, recent = START - timedelta(days=2), START - timedelta(minutes=20)
+    await stored_readings(db, [smoke(1, old, True), smoke(2, old + timedelta(minutes=5), False),
+                               smoke(3, recent, True)])  # fmt: skip
+    async with running_detectors(db_url, clock):
+        await wait_until(lambda: _count(db, 3), what="the replayed findings")
+    rows = await db.fetch(
+        "SELECT at, taken_at IS NOT NULL AS past FROM findings"
+        " WHERE kind = 'smoke_alarm' ORDER BY at"
+    )
+    # Two days ago is the past (stored, not for the alert stage); twenty minutes ago is news.
+    assert [(r["at"], r["past"]) for r in rows] == [
+        (old, True), (old + timedelta(minutes=5), True), (recent, False)
+    ]  # fmt: skip

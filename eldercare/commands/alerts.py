@@ -1,4 +1,5 @@
-"""`eldercare alerts policy show|set|reset`, `alerts contacts add`, `alerts list`."""
+"""`eldercare alerts policy show|set|reset`, `alerts contacts add`, `alerts list`, and
+`alerts run` (the alert stage alone, for a deployment that runs it in its own process)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,15 @@ from datetime import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 
+from alerts.channels.factory import build_channels
+from alerts.config import ChannelSettings
+from alerts.dispatcher import DispatchConfig
 from alerts.policy import POLICY_NAMES, PolicyError, policy_from_json, policy_to_json
 from alerts.routing import ChannelKind, Contact, Endpoint, Language, QuietHours, Role
+from alerts.runtime import running_alerts
 from core.clock import WallClock
 from core.settings import Settings
 from eldercare.runtime import database, migrate_and_detect
@@ -26,6 +32,7 @@ from storage.alerts_routing import (
     save_policy,
     stored_policy_names,
 )
+from storage.pool import create_pool
 
 CLI_ACTOR = "cli"
 
@@ -76,6 +83,13 @@ def add_parser(subparsers: Any) -> None:
     listing.add_argument("--home")
     listing.add_argument("--active", action="store_true", help="only unresolved alerts")
     listing.set_defaults(handler=run_list)
+
+    stage = sub.add_parser(
+        "run",
+        help="run the alert stage alone until Ctrl-C: take findings, escalate, deliver"
+        " (eldercare run includes it)",
+    )
+    stage.set_defaults(handler=run_stage)
 
 
 def _run(settings: Settings, action: Callable[[asyncpg.Connection], Awaitable[int]]) -> int:
@@ -178,3 +192,25 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     return _run(settings, action)
+
+
+def run_stage(args: argparse.Namespace, settings: Settings) -> int:
+    """The findings follower, the sweeper and the dispatcher, on the configured channels."""
+
+    async def go() -> None:
+        async with database(settings) as url:
+            await migrate_and_detect(url)
+            clock = WallClock()
+            pool = await create_pool(url, min_size=1, max_size=4)
+            try:
+                async with aiohttp.ClientSession() as session:
+                    channels = build_channels(ChannelSettings.from_settings(settings), session,
+                                              clock)  # fmt: skip
+                    dispatch = DispatchConfig.from_settings(settings)
+                    async with running_alerts(pool, clock, channels, dispatch=dispatch):
+                        await asyncio.Event().wait()  # until Ctrl-C or SIGTERM cancels us
+            finally:
+                await pool.close()
+
+    asyncio.run(go())
+    return 0

@@ -1,4 +1,5 @@
-"""`eldercare bench ingest|detectors`: the benchmarks, one command each, figures printed."""
+"""`eldercare bench ingest|detectors|alerts`: the benchmarks, one command each, figures
+printed."""
 
 from __future__ import annotations
 
@@ -13,6 +14,27 @@ from eldercare.bench_ingest import IngestBenchOptions, run_ingest_bench
 from eldercare.runtime import database
 
 
+def _positive_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _speed(text: str) -> float:
+    value = _non_negative_float(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (real time), got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -21,7 +43,7 @@ def _positive_int(text: str) -> int:
 
 
 def add_parser(subparsers: Any) -> None:
-    """Register `bench ingest` and `bench detectors`."""
+    """Register `bench ingest`, `bench detectors` and `bench alerts`."""
     bench = subparsers.add_parser("bench", help="benchmarks (figures for the README)")
     sub = bench.add_subparsers(dest="bench_command", metavar="WHAT", required=True)
     ingest = sub.add_parser(
@@ -46,6 +68,24 @@ def add_parser(subparsers: Any) -> None:
     detectors.add_argument("--fit-homes", type=_positive_int, default=1000)
     detectors.add_argument("--json", type=Path, help="also write the figures to this file")
     detectors.set_defaults(handler=run_bench_detectors)
+    alerts = sub.add_parser(
+        "alerts",
+        help="smoke reading committed → its notifications at the gateways, with many homes' "
+        "traffic flowing live through a Mosquitto of deploy/mosquitto and the whole stack",
+    )
+    alerts.add_argument("--homes", type=_positive_int, default=1000)
+    alerts.add_argument("--alarms", type=_positive_int, default=50, help="one home each")
+    alerts.add_argument("--gap", type=_positive_float, nargs=2, default=(1.0, 2.0),
+                        metavar=("MIN_S", "MAX_S"), help="seconds between two alarms")  # fmt: skip
+    alerts.add_argument("--speed", type=_speed, default=1.0,
+                        help="the homes' clock, x real time (1: their normal traffic)")  # fmt: skip
+    alerts.add_argument("--history-hours", type=_non_negative_float, default=1.0,
+                        help="history written straight to storage before going live")  # fmt: skip
+    alerts.add_argument("--warmup", type=_positive_float, default=10.0,
+                        help="seconds of live traffic before the first alarm")  # fmt: skip
+    alerts.add_argument("--seed", type=int, default=1)
+    alerts.add_argument("--json", type=Path, help="also write the figures to this file")
+    alerts.set_defaults(handler=run_bench_alerts)
 
 
 def run_bench_ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -78,3 +118,30 @@ def run_bench_detectors(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     return 0
+
+
+def run_bench_alerts(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the alert-latency benchmark on the whole stack and print the figures."""
+    # The whole stack (API included) loads only when asked for.
+    from eldercare.bench_alerts import AlertBenchOptions, run_alert_bench
+
+    low, high = args.gap
+    if low > high:
+        print("eldercare: --gap MIN_S must not exceed MAX_S")
+        return 2
+    if args.alarms > args.homes:
+        print("eldercare: --alarms must not exceed --homes (one alarm a home)")
+        return 2
+    options = AlertBenchOptions(
+        homes=args.homes, alarms=args.alarms, min_gap_s=low, max_gap_s=high, speed=args.speed,
+        history_hours=args.history_hours, warmup_s=args.warmup, seed=args.seed,
+    )  # fmt: skip
+
+    async def go() -> dict[str, Any]:
+        async with database(settings) as url:
+            return await run_alert_bench(url, settings, options)
+
+    figures = asyncio.run(go())
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0 if figures.get("alarms_missing") == 0 else 1

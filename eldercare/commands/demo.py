@@ -30,7 +30,13 @@ def add_parser(subparsers: Any) -> None:
         help="run everything on simulated homes (embedded broker and PostgreSQL unless "
         "ELDERCARE_MQTT_URL / ELDERCARE_DATABASE_URL are set)",
     )
-    parser.add_argument("--homes", type=_positive(int), default=5)
+    parser.add_argument("--homes", type=_positive(int), default=50)
+    parser.add_argument(
+        "--backfill-days",
+        type=_positive(int),
+        default=14,
+        help="days of history written before going live (baselines learn from them)",
+    )
     parser.add_argument(
         "--speed",
         type=_positive(float),
@@ -49,6 +55,7 @@ def add_parser(subparsers: Any) -> None:
 def run_demo_command(args: argparse.Namespace, settings: Settings) -> int:
     """Run the demo until Ctrl-C or --duration."""
     options = DemoOptions(homes=args.homes, speed=args.speed, seed=args.seed,
-                          duration_s=args.duration, timezone=settings.default_timezone)  # fmt: skip
+                          backfill_days=args.backfill_days, duration_s=args.duration,
+                          timezone=settings.default_timezone)  # fmt: skip
     asyncio.run(run_demo(settings, options))
     return 0

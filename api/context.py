@@ -1,0 +1,36 @@
+"""What every handler can reach: the database pool, the clocks and the services."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import asyncpg
+from aiohttp import web
+
+from alerts.service import AlertService
+from api.events import AlertHub
+from core.clock import Clock, WallClock
+from storage.audit import AuditLog
+
+
+@dataclass(frozen=True, slots=True)
+class ApiContext:
+    """The API's dependencies, built once by whoever runs the app."""
+
+    pool: asyncpg.Pool
+    clock: Clock  # the alerts' clock (simulated time in the demo)
+    alerts: AlertService
+    # Is the broker reachable? (for /readyz); None where the process runs no MQTT part.
+    broker_check: Callable[[], Awaitable[bool]] | None = None
+    # Sessions, login throttling and the audit log keep real time even when the demo
+    # runs the alerts' clock faster.
+    wall_clock: Clock = field(default_factory=WallClock)
+    # Mark the session cookie Secure (set when served over https).
+    secure_cookies: bool = False
+
+
+CONTEXT = web.AppKey("context", ApiContext)
+# Per-app services with a lifetime (a task each), started and stopped by api/server.py.
+AUDIT = web.AppKey("audit", AuditLog)
+ALERT_HUB = web.AppKey("alert_hub", AlertHub)

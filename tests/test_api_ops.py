@@ -1,0 +1,103 @@
+"""Operations endpoints: liveness, readiness that notices a dead database or broker,
+and metrics in the Prometheus text format."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import asyncpg
+from aiohttp.test_utils import TestClient, TestServer
+
+from alerts.service import AlertService
+from api.app import create_app
+from api.context import ApiContext
+from api.routes import ops
+from core.clock import ManualClock
+from tests.api_helpers import api_world
+from tests.services import free_port
+from tests.view_data import NOW, alert, device, home
+
+# One sample line of the text exposition format: name, optional labels, a number.
+SAMPLE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_]+="[^"]*"(,[a-zA-Z_]+="[^"]*")*\})? '
+                    r"[-+]?(\d+(\.\d*)?([eE][-+]?\d+)?|NaN|[-+]Inf)$")  # fmt: skip
+
+
+def parse_prometheus(text: str) -> dict[str, float]:
+    """Samples by name (with labels), checking every line is well formed and every
+    sample's family was declared with # TYPE first."""
+    typed: set[str] = set()
+    samples: dict[str, float] = {}
+    assert text.endswith("\n")
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ")
+            assert kind in {"counter", "gauge", "histogram", "summary", "untyped"}
+            typed.add(name)
+        elif line.startswith("# HELP "):
+            continue
+        else:
+            assert SAMPLE.match(line), line
+            key, value = line.rsplit(" ", 1)
+            assert key.split("{")[0] in typed, line
+            samples[key] = float(value)
+    return samples
+
+
+async def test_health_ready_and_metrics(db_url: str) -> None:
+    async with api_world(db_url, start=NOW) as world:
+        async with world.pool.acquire() as conn:
+            await home(conn, "h1")
+            await device(conn, "m1", "h1", seen=timedelta(seconds=30))
+            await alert(conn, "h1", "no_water", "high")
+        client = world.anonymous()  # public: probes and scrapers do not sign in
+        assert await client.json("GET", "/healthz") == {"status": "ok"}
+        assert await client.json("GET", "/readyz") == {"database": True, "broker": None}
+
+        async with client.get("/metrics") as resp:
+            assert resp.status == 200
+            assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+            samples = parse_prometheus(await resp.text())
+        assert samples['eldercare_open_alerts{severity="high"}'] == 1
+        assert samples['eldercare_open_alerts{severity="critical"}'] == 0
+        assert samples["eldercare_devices_reporting"] == 1
+        assert samples["eldercare_last_message_age_seconds"] == 30
+        assert samples["eldercare_outbox_backlog"] >= 0
+        assert "eldercare_readings_total" in samples
+        assert "eldercare_dead_letters_total" in samples
+
+
+async def _probe(context: ApiContext) -> tuple[int, object]:
+    client = TestClient(TestServer(create_app(context, ops.routes())))
+    await client.start_server()
+    try:
+        resp = await client.get("/readyz")
+        return resp.status, await resp.json()
+    finally:
+        await client.close()
+
+
+async def test_not_ready_without_a_database(db_url: str) -> None:
+    # Nothing listens on this port: every connection attempt is refused.
+    dead = await asyncpg.create_pool(f"postgresql://postgres@127.0.0.1:{free_port()}/x",
+                                     min_size=0)  # fmt: skip
+    clock = ManualClock(NOW)
+    try:
+        context = ApiContext(dead, clock, AlertService(dead, clock))
+        assert await _probe(context) == (503, {"database": False, "broker": None})
+    finally:
+        await dead.close()
+
+
+async def test_not_ready_when_the_broker_is_down(db_url: str) -> None:
+    pool = await asyncpg.create_pool(db_url, min_size=1, max_size=2)
+    clock = ManualClock(NOW)
+
+    async def broker_down() -> bool:
+        return False
+
+    try:
+        context = ApiContext(pool, clock, AlertService(pool, clock), broker_check=broker_down)
+        assert await _probe(context) == (503, {"database": True, "broker": False})
+    finally:
+        await pool.close()
