@@ -9,6 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from api.access_log import AccessLogger
 from api.app import create_app
 from api.context import ApiContext
 from api.routing import Route
@@ -54,7 +55,9 @@ def create_api_app(context: ApiContext) -> web.Application:
 async def running_api(context: ApiContext, host: str, port: int) -> AsyncIterator[str]:
     """Serve the app on host:port (0: any free port) until the block ends; yields the
     base URL (http://host:port)."""
-    runner = web.AppRunner(create_api_app(context), handle_signals=False)
+    runner = web.AppRunner(
+        create_api_app(context), handle_signals=False, access_log_class=AccessLogger
+    )
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

@@ -80,6 +80,13 @@ def _host(text: str) -> str:
     return text
 
 
+def _yes_no(text: str) -> bool:
+    value = text.strip().lower()
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError(f"expected true or false, got {text!r}")
+    return value in ("true", "1", "yes")
+
+
 def _tcp_port(text: str) -> int:
     try:
         port = int(text)
@@ -340,6 +347,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
         _tcp_port,
     ),
     SettingSpec(
+        "ELDERCARE_API_SECURE_COOKIES",
+        "api_secure_cookies",
+        "false",
+        "mark the console's session cookie Secure: set true when it is served over https"
+        " (behind a TLS proxy)",
+        _yes_no,
+    ),
+    SettingSpec(
         "ELDERCARE_LOG_LEVEL",
         "log_level",
         "INFO",
@@ -378,6 +393,7 @@ class Settings:
     dispatch_lease_s: int
     api_host: str
     api_port: int
+    api_secure_cookies: bool
     log_level: str
 
     def __repr__(self) -> str:  # the database URL may carry a password

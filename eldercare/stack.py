@@ -26,6 +26,7 @@ from alerts.config import AlertConfig, ChannelSettings
 from alerts.dispatcher import DispatchConfig
 from alerts.runtime import AlertStage, running_alerts
 from alerts.service import AlertService
+from api.access_log import AccessLogger
 from api.context import ApiContext
 from api.server import create_api_app
 from core.clock import Clock
@@ -73,7 +74,9 @@ async def running_stack(
     pool = await create_pool(database_url, min_size=2, max_size=10)
     try:
         alerts = AlertService(pool, clock, alert_config)
-        app = create_api_app(ApiContext(pool, clock, alerts, _broker_check(mqtt)))
+        context = ApiContext(pool, clock, alerts, _broker_check(mqtt),
+                             secure_cookies=settings.api_secure_cookies)  # fmt: skip
+        app = create_api_app(context)
         channel_settings = channels or ChannelSettings.from_settings(settings)
         if channel_settings.voice_callback_secret:
             add_voice_callback(app, alerts, channel_settings.voice_callback_secret)
@@ -146,7 +149,7 @@ def _broker_check(mqtt: Broker) -> Callable[[], Awaitable[bool]]:
 @asynccontextmanager
 async def _serving(app: web.Application, host: str, port: int) -> AsyncIterator[str]:
     """Serve `app` for the block; yields its base URL (port 0: a free port)."""
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log_class=AccessLogger)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

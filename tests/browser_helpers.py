@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 from collections.abc import AsyncIterator
@@ -71,11 +72,13 @@ async def chromium() -> AsyncIterator[Browser]:
 
 
 async def screenshot(page: Page, name: str, *, docs: bool = False) -> Path:
-    """A full-page PNG under tests/artifacts/ (and docs/screenshots/ when `docs`)."""
+    """A full-page PNG under tests/artifacts/; the README's copies under docs/screenshots/
+    (`docs`) are refreshed only on request (ELDERCARE_UPDATE_SCREENSHOTS=1), so running
+    the tests leaves the checkout clean."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     await page.screenshot(path=str(path), full_page=True)
-    if docs:
+    if docs and os.environ.get("ELDERCARE_UPDATE_SCREENSHOTS") == "1":
         DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOCS_SCREENSHOTS / f"{name}.png")
     return path

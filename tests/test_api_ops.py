@@ -3,16 +3,20 @@ and metrics in the Prometheus text format."""
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import timedelta
 
+import aiohttp
 import asyncpg
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from alerts.service import AlertService
 from api.app import create_app
 from api.context import ApiContext
 from api.routes import ops
+from api.server import running_api
 from core.clock import ManualClock
 from tests.api_helpers import api_world
 from tests.services import free_port
@@ -101,3 +105,20 @@ async def test_not_ready_when_the_broker_is_down(db_url: str) -> None:
         assert await _probe(context) == (503, {"database": True, "broker": False})
     finally:
         await pool.close()
+
+
+async def test_access_log_names_the_route_not_the_home_or_the_caller(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with api_world(db_url) as world:
+        context = ApiContext(world.pool, world.clock, world.alerts, wall_clock=world.clock)
+        with caplog.at_level(logging.INFO, logger="eldercare.api.access"):
+            async with (
+                running_api(context, "127.0.0.1", 0) as base_url,
+                aiohttp.ClientSession() as session,
+                session.get(f"{base_url}/api/v1/homes/H0042?hours=48") as response,
+            ):
+                assert response.status == 401
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "eldercare.api.access"]
+    assert "route=/api/v1/homes/{home_id}" in line and "status=401" in line
+    assert "H0042" not in line and "127.0.0.1" not in line and "hours" not in line

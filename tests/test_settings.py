@@ -56,6 +56,13 @@ def test_mqtt_url_with_credentials() -> None:
             {"ELDERCARE_INGEST_MAX_INFLIGHT": "10"},
             "ELDERCARE_INGEST_MAX_INFLIGHT: must be at least",
         ),
+        ({"ELDERCARE_API_PORT": "70000"}, "ELDERCARE_API_PORT: expected a TCP port"),
+        ({"ELDERCARE_API_HOST": "a b"}, "ELDERCARE_API_HOST: expected a host name"),
+        ({"ELDERCARE_API_SECURE_COOKIES": "maybe"}, "ELDERCARE_API_SECURE_COOKIES: expected true"),
+        (
+            {"ELDERCARE_DISPATCH_LEASE_S": "30", "ELDERCARE_DISPATCH_SEND_TIMEOUT_S": "30"},
+            "ELDERCARE_DISPATCH_LEASE_S: must exceed",
+        ),
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> None:
