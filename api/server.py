@@ -55,9 +55,14 @@ def create_api_app(context: ApiContext) -> web.Application:
 async def running_api(context: ApiContext, host: str, port: int) -> AsyncIterator[str]:
     """Serve the app on host:port (0: any free port) until the block ends; yields the
     base URL (http://host:port)."""
-    runner = web.AppRunner(
-        create_api_app(context), handle_signals=False, access_log_class=AccessLogger
-    )
+    async with serving(create_api_app(context), host, port) as url:
+        yield url
+
+
+@asynccontextmanager
+async def serving(app: web.Application, host: str, port: int) -> AsyncIterator[str]:
+    """Serve `app` (with our access log) until the block ends; yields its base URL."""
+    runner = web.AppRunner(app, handle_signals=False, access_log_class=AccessLogger)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

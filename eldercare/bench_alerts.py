@@ -50,6 +50,7 @@ from eldercare.backfill import backfill
 from eldercare.mosquitto import INGEST_USER, SIMULATOR_USER, Mosquitto, make_mosquitto
 from eldercare.people import people_for, register_people
 from eldercare.runtime import Broker
+from eldercare.scratch_db import scratch_database
 from eldercare.stack import running_stack
 from ingest.wire import encode_payload, topic_for
 from simulators.events import Event
@@ -61,7 +62,6 @@ from simulators.localtime import epoch_ms
 from simulators.publisher import DevicePublisher
 from simulators.record import Simulation, simulate_homes
 from storage.migrate import migrate
-from storage.pool import with_database
 from storage.registry import import_registry
 
 log = logging.getLogger("eldercare.bench")
@@ -203,26 +203,6 @@ def _percentiles(values: Sequence[float]) -> dict[str, float]:
     return out
 
 
-async def _fresh_database(server_url: str) -> str:
-    name = f"eldercare_bench_alerts_{os.getpid()}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return with_database(server_url, name)
-
-
-async def _drop_database(server_url: str, url: str) -> None:
-    name = url.split("?", 1)[0].rsplit("/", 1)[1]
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
 async def run_alert_bench(
     server_url: str, settings: Settings, options: AlertBenchOptions
 ) -> dict[str, Any]:
@@ -230,8 +210,7 @@ async def run_alert_bench(
     print(f"machine: {os.cpu_count()} cores; {options.homes:,} homes at x{options.speed:g}, "
           f"{options.alarms} smoke alarms {options.min_gap_s:g}-{options.max_gap_s:g} s apart",
           flush=True)  # fmt: skip
-    url = await _fresh_database(server_url)
-    try:
+    async with scratch_database(server_url, "eldercare_bench_alerts") as url:
         with tempfile.TemporaryDirectory(prefix="eldercare-bench-alerts-") as tmp:
             broker = make_mosquitto(Path(tmp))
             await asyncio.to_thread(broker.start)
@@ -239,8 +218,6 @@ async def run_alert_bench(
                 figures = await _run(url, settings, broker, options)
             finally:
                 broker.stop()
-    finally:
-        await _drop_database(server_url, url)
     _print_table(figures)
     return figures
 

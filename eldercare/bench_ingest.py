@@ -26,13 +26,14 @@ import numpy as np
 
 from core.readings import Reading
 from eldercare.mosquitto import SIMULATOR_USER, Mosquitto, make_mosquitto
+from eldercare.scratch_db import scratch_database
 from ingest.mqtt_client import InboundMessage, ManualAckSubscriber
 from ingest.service import IngestConfig, IngestService
 from ingest.wire import TOPIC_FILTER
 from simulators.load import LoadResult, meter_device_ids
 from storage.ingest_writes import prepare_ingest_connection, write_batch
 from storage.migrate import migrate
-from storage.pool import create_pool, with_database
+from storage.pool import create_pool
 
 DEVICE_PREFIX = "bench"
 
@@ -91,16 +92,8 @@ async def _publish(broker: Mosquitto, options: IngestBenchOptions, count: int, r
     return results
 
 
-async def _fresh_database(server_url: str, device_count: int) -> str:
-    """A new database on the server, migrated, with one water meter per bench home."""
-    name = f"eldercare_bench_{os.getpid()}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = with_database(server_url, name)
+async def _prepare_database(url: str, device_count: int) -> None:
+    """Migrate the bench database and register one water meter per bench home."""
     conn = await asyncpg.connect(url)
     try:
         await migrate(conn)
@@ -115,7 +108,6 @@ async def _fresh_database(server_url: str, device_count: int) -> str:
         )  # fmt: skip
     finally:
         await conn.close()
-    return url
 
 
 async def _copy_limit(url: str, count: int, device_count: int) -> float:
@@ -257,22 +249,10 @@ async def run_ingest_bench(server_url: str, options: IngestBenchOptions) -> dict
     figures = Figures()
     print(f"machine: {os.cpu_count()} cores; messages per phase {options.messages:,}; "
           f"publisher processes {options.publishers}", flush=True)  # fmt: skip
-    url = await _fresh_database(server_url, options.devices)
-    try:
+    async with scratch_database(server_url, "eldercare_bench") as url:
+        await _prepare_database(url, options.devices)
         await _run_phases(url, options, figures)
-    finally:
-        await _drop_database(server_url, url)
     return figures.values
-
-
-async def _drop_database(server_url: str, url: str) -> None:
-    """The bench database holds millions of throwaway rows: remove it when done."""
-    name = url.split("?", 1)[0].rsplit("/", 1)[1]
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 async def _run_phases(url: str, options: IngestBenchOptions, figures: Figures) -> None:

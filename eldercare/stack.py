@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import aiohttp
 import asyncpg
-from aiohttp import web
 
 from alerts.callbacks import VOICE_CALLBACK_PATH, add_voice_callback
 from alerts.channels.factory import build_channels
@@ -26,9 +25,8 @@ from alerts.config import AlertConfig, ChannelSettings
 from alerts.dispatcher import DispatchConfig
 from alerts.runtime import AlertStage, running_alerts
 from alerts.service import AlertService
-from api.access_log import AccessLogger
 from api.context import ApiContext
-from api.server import create_api_app
+from api.server import create_api_app, serving
 from core.clock import Clock
 from core.logs import kv
 from core.readings import Reading
@@ -81,7 +79,7 @@ async def running_stack(
         if channel_settings.voice_callback_secret:
             add_voice_callback(app, alerts, channel_settings.voice_callback_secret)
         async with (
-            _serving(app, settings.api_host, settings.api_port) as api_url,
+            serving(app, settings.api_host, settings.api_port) as api_url,
             aiohttp.ClientSession() as session,
         ):
             if before_pipeline is not None:
@@ -144,17 +142,3 @@ def _broker_check(mqtt: Broker) -> Callable[[], Awaitable[bool]]:
         return True
 
     return reachable
-
-
-@asynccontextmanager
-async def _serving(app: web.Application, host: str, port: int) -> AsyncIterator[str]:
-    """Serve `app` for the block; yields its base URL (port 0: a free port)."""
-    runner = web.AppRunner(app, access_log_class=AccessLogger)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        bound = runner.addresses[0][1]
-        yield f"http://{host}:{bound}"
-    finally:
-        await runner.cleanup()
