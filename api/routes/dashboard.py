@@ -21,28 +21,25 @@ class DashboardQuery(Forbid):
     weeks: int = pydantic.Field(default=8, ge=1, le=52)
 
 
-class StreetResponse(pydantic.BaseModel):
+class ResponseTimes(pydantic.BaseModel):
+    """Minutes to acknowledge, arrive and resolve; the share acknowledged in time."""
+
+    alerts: int
+    ack_p50_min: float | None
+    ack_p90_min: float | None
+    arrive_p50_min: float | None
+    arrive_p90_min: float | None
+    resolve_p50_min: float | None
+    resolve_p90_min: float | None
+    ack_within_target: float | None
+
+
+class StreetResponse(ResponseTimes):
     street: str | None
-    alerts: int
-    ack_p50_min: float | None
-    ack_p90_min: float | None
-    arrive_p50_min: float | None
-    arrive_p90_min: float | None
-    resolve_p50_min: float | None
-    resolve_p90_min: float | None
-    ack_within_target: float | None
 
 
-class AdvisorResponse(pydantic.BaseModel):
+class AdvisorResponse(ResponseTimes):
     advisor: str | None
-    alerts: int
-    ack_p50_min: float | None
-    ack_p90_min: float | None
-    arrive_p50_min: float | None
-    arrive_p90_min: float | None
-    resolve_p50_min: float | None
-    resolve_p90_min: float | None
-    ack_within_target: float | None
 
 
 class WeekJson(pydantic.BaseModel):
