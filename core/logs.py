@@ -26,3 +26,6 @@ def configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         force=True,
     )
+    # The embedded broker's state machine narrates every transition at INFO.
+    for chatty in ("transitions", "amqtt"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -58,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"eldercare: bad setting: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
+    # `docker stop` and service managers send SIGTERM: stop as cleanly as on Ctrl-C
+    # (tasks cancelled, connections closed, the embedded database shut down).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         return int(args.handler(args, settings))
     except KeyboardInterrupt:
