@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from core.kinds import Category, Severity
-from detectors.daybook import mark_away
+from detectors.daybook import MORNING_WINDOWS_S, mark_away
 from detectors.findings import Finding, finding_at
 from detectors.localtime import SECONDS_PER_DAY, SLOT_S
 from detectors.rooms import RoomKind
@@ -32,6 +32,7 @@ WAKE_GAP_S = 30 * 60.0
 WAKE_SPAN_S = 20 * 60.0
 WAKE_MIN_EVENTS = 3
 NOON_S = 12 * 3600.0
+MORNING_LAST_S = max(MORNING_WINDOWS_S)
 INF = math.inf
 # Going to bed: the first silence at least this long that starts in the evening window
 # (seconds after the care day's noon: 19:00 to 04:00 local).
@@ -156,7 +157,14 @@ def note_activity(
     sod = home.clock.second_of_day(ts)
     day.events += 1
     day.hourly[int(sod // 3600)] += 1
-    if day.wake < 0 and WAKE_EARLIEST_S <= sod < NOON_S:
+    if day.wake >= 0:
+        since_wake = ts - day.start - day.wake
+        if since_wake < MORNING_LAST_S:
+            morning = day.morning
+            for i, span in enumerate(MORNING_WINDOWS_S):
+                if since_wake < span:
+                    morning[i] += 1
+    elif WAKE_EARLIEST_S <= sod < NOON_S:
         since_noon = ts - day.start
         if day.wake_cand < 0 or ts - previous > WAKE_GAP_S:
             day.wake_cand = since_noon
@@ -165,6 +173,11 @@ def note_activity(
             day.wake_cand_n += 1
             if day.wake_cand_n >= WAKE_MIN_EVENTS and since_noon - day.wake_cand >= WAKE_SPAN_S:
                 day.wake = day.wake_cand
+                # The chain that showed they are up is the start of the morning's count.
+                day.morning = [day.wake_cand_n] * len(MORNING_WINDOWS_S)
+                if home.baseline is not None:
+                    # The slow-morning rule looks when its first window closes.
+                    wake_at = min(wake_at, day.start + day.wake + MORNING_WINDOWS_S[0])
     night_start, night_end = night_window(home)
     if room != WATER_ROOM and night_start <= sod < night_end:
         day.night_events += 1

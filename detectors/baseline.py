@@ -51,6 +51,9 @@ MIN_FEATURE_DAYS = 7
 AWAKE_HOUR_MIN_EVENTS = 6.0
 # The person's own quiet windows: this quantile of observed/expected activity.
 LOW_ACTIVITY_QUANTILE = 0.05
+# The person's own slow mornings: this quantile of the signs of life in the first
+# minutes after getting up.
+SLOW_MORNING_QUANTILE = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,10 @@ class Baseline:
     litres_high: float
     away_max_s: float  # the longest time out in a day
     water_window_min_l: float  # 2nd percentile of litres used in any 12 h window
+    # Per daybook.MORNING_WINDOWS_S: at most this many signs of life that soon after
+    # getting up is "barely moving" (NaN: not learnable), and the usual (median) count.
+    morning_low: tuple[float, ...] = ()
+    morning_usual: tuple[float, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (NaN written as None)."""
@@ -90,6 +97,8 @@ class Baseline:
         """Rebuild from `to_dict` output."""
         values: dict[str, Any] = {}
         for f in fields(cls):
+            if f.name not in data:  # saved by an older version: the field's default
+                continue
             raw = data[f.name]
             if isinstance(raw, list):
                 values[f.name] = tuple(math.nan if v is None else float(v) for v in raw)
@@ -100,9 +109,42 @@ class Baseline:
         return cls(**values)
 
 
+# A home's features are a few dozen values each: numpy's per-call overhead is most of
+# the cost of a fit there, so the small reductions below work on sorted Python lists,
+# computing exactly what np.quantile (linear) and np.median compute.
+
+
+def _sorted_finite(values: np.ndarray) -> list[float]:
+    if values.size > 64:  # e.g. every 12 h window of six weeks: numpy sorts faster
+        ordered: list[float] = np.sort(values[np.isfinite(values)]).tolist()
+        return ordered
+    return sorted(v for v in values.tolist() if math.isfinite(v))
+
+
+def _linear(ordered: list[float], q: float) -> float:
+    """np.quantile(ordered, q) (method "linear") of a sorted, non-empty list."""
+    last = len(ordered) - 1
+    virtual = last * q
+    if virtual >= last:
+        return ordered[last]
+    low = math.floor(virtual)
+    a, b = ordered[low], ordered[low + 1]
+    t = virtual - low
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+
+
+def _median(ordered: list[float]) -> float:
+    """np.median of a sorted, non-empty list."""
+    half = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[half]
+    return (ordered[half - 1] + ordered[half]) / 2.0
+
+
 def _quantile(values: np.ndarray, q: float) -> float:
-    finite = values[np.isfinite(values)]
-    return float(np.quantile(finite, q)) if finite.size else math.nan
+    ordered = _sorted_finite(values)
+    return _linear(ordered, q) if ordered else math.nan
 
 
 def column_quantile(values: np.ndarray, q: float) -> np.ndarray:
@@ -157,11 +199,11 @@ def cold_silence_thresholds(settings: HomeSettings) -> tuple[float, ...]:
 
 
 def _robust(values: np.ndarray, floor: float) -> tuple[float, float]:
-    finite = values[np.isfinite(values)]
-    if finite.size < MIN_FEATURE_DAYS:
+    ordered = _sorted_finite(values)
+    if len(ordered) < MIN_FEATURE_DAYS:
         return math.nan, math.nan
-    median = float(np.median(finite))
-    mad = float(np.median(np.abs(finite - median)))
+    median = _median(ordered)
+    mad = _median(sorted(abs(v - median) for v in ordered))
     return median, max(MAD_TO_SIGMA * mad, floor)
 
 
@@ -169,9 +211,17 @@ def fit_baseline(
     history: Sequence[Sequence[float]] | np.ndarray, settings: HomeSettings
 ) -> Baseline | None:
     """Fit a home's baseline from its closed day summaries; None until enough days."""
+    if not isinstance(history, np.ndarray):
+        # State saved before the morning counts existed holds shorter days: pad them.
+        history = [
+            [*row, *[d.NONE] * (d.SUMMARY_LEN - len(row))] if len(row) == d.OLD_SUMMARY_LEN else row
+            for row in history
+        ]
     arr = np.asarray(history, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[0] < settings.activity.min_baseline_days:
         return None
+    if arr.shape[1] == d.OLD_SUMMARY_LEN:  # kept before the morning counts existed
+        arr = np.hstack([arr, np.full((arr.shape[0], d.SUMMARY_LEN - arr.shape[1]), d.NONE)])
     if arr.shape[1] != d.SUMMARY_LEN:
         raise ValueError(f"day summaries must have {d.SUMMARY_LEN} values")
     flagged = arr[:, d.F_FLAGGED] > 0
@@ -220,6 +270,7 @@ def fit_baseline(
     bath_thr = a.bathroom_silence_s
     if not math.isnan(bath_q):
         bath_thr = max(bath_thr, bath_q * (1.0 + a.learned_relative_buffer) + a.learned_buffer_s)
+    morning_low, morning_usual = _slow_mornings(arr, a.slow_morning_fraction)
     return Baseline(
         days=int(arr.shape[0]),
         silence_threshold_s=_silence_thresholds(
@@ -240,7 +291,29 @@ def fit_baseline(
         litres_high=max(1.5 * litres_max, 3.0 * litres_median, 150.0),
         away_max_s=_quantile(scalars[:, d.F_AWAY_S], 1.0),
         water_window_min_l=_quantile(window_sums, 0.02) if window_sums.size else math.nan,
+        morning_low=morning_low,
+        morning_usual=morning_usual,
     )
+
+
+def _slow_mornings(arr: np.ndarray, fraction: float) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per morning window: the "barely moving" bar and the usual count after getting up.
+
+    The bar is a fraction of the person's own slow mornings (a low quantile), and never
+    above what a Poisson process at their usual count would make implausible.
+    """
+    lows, usuals = [], []
+    for i in range(len(d.MORNING_WINDOWS_S)):
+        counts = sorted(v for v in arr[:, d.F_MORNING + i].tolist() if v >= 0)
+        if len(counts) < MIN_FEATURE_DAYS:
+            lows.append(math.nan)
+            usuals.append(math.nan)
+            continue
+        usual = _median(counts)
+        low = fraction * _linear(counts, SLOW_MORNING_QUANTILE)
+        lows.append(min(low, poisson_lower(usual, 1e-3)))
+        usuals.append(usual)
+    return tuple(lows), tuple(usuals)
 
 
 def _hour_matrix(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -286,6 +359,15 @@ def _low_activity_ratio(hours: np.ndarray, home: np.ndarray, rates: np.ndarray, 
     return float(np.quantile(observed[usable] / wanted[usable], LOW_ACTIVITY_QUANTILE))
 
 
+def _logaddexp(x: float, y: float) -> float:
+    """np.logaddexp for two finite floats."""
+    if x == y:
+        return x + math.log(2.0)
+    if x > y:
+        return x + math.log1p(math.exp(y - x))
+    return y + math.log1p(math.exp(x - y))
+
+
 def poisson_lower(rate: float, tail: float) -> float:
     """Largest count k with P(X ≤ k) < tail for X ~ Poisson(rate); -1 if none."""
     if rate <= 0:
@@ -297,7 +379,7 @@ def poisson_lower(rate: float, tail: float) -> float:
     while log_cdf < math.log(tail) and k < 100_000:
         k += 1
         log_term += math.log(rate / k)
-        log_cdf = float(np.logaddexp(log_cdf, log_term))
+        log_cdf = _logaddexp(log_cdf, log_term)
     return float(k - 1)
 
 

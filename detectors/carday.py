@@ -76,7 +76,7 @@ def close_day(
             dev.gap_prev, dev.gap_cur = dev.gap_cur, 0.0
     if unseen:
         return  # a day we could not fully see teaches nothing and is not scored
-    summary = day.summary()
+    summary = day.summary(home.clock.offset_s(day.start + max(day.wake, 0.0)))
     street = settings.only_street_rule
     # A day an inactivity or wandering finding already spoke about needs no routine one.
     if home.baseline is not None and not street and not day.flagged:

@@ -34,7 +34,13 @@ F_SCALARS = 13
 F_GAP = F_SCALARS  # 48 slots: longest silence at home reached in each half hour
 F_HOURLY = F_GAP + SLOTS_PER_DAY  # 24 local hours (index = hour of day): signs of life
 F_WATER = F_HOURLY + 24  # 12 blocks of 2 h from noon: litres
-SUMMARY_LEN = F_WATER + WATER_BLOCKS
+# Signs of life in the first MORNING_WINDOWS_S after getting up (-1: not up, or went out
+# during them). A sick person gets up and then barely moves; a well one is busiest then.
+F_MORNING = F_WATER + WATER_BLOCKS
+MORNING_WINDOWS_S = (45 * 60.0, 90 * 60.0)
+SUMMARY_LEN = F_MORNING + len(MORNING_WINDOWS_S)
+# Summaries written before the morning counts existed are this long (padded on fitting).
+OLD_SUMMARY_LEN = F_MORNING
 
 DaySummary = list[float]
 
@@ -56,6 +62,7 @@ class DayRecord:
         "hourly",
         "leak",
         "litres",
+        "morning",
         "night_events",
         "night_other",
         "night_rooms",
@@ -90,9 +97,12 @@ class DayRecord:
         self.bed = NONE
         self.flagged = False
         self.leak = False  # a leak finding was raised: the litres say nothing of the person
+        # Signs of life since getting up, within each of MORNING_WINDOWS_S (counted once
+        # `wake` is known; the events of the chain that established it included).
+        self.morning = [0] * len(MORNING_WINDOWS_S)
 
-    def summary(self) -> DaySummary:
-        """Close the record into its flat summary."""
+    def summary(self, offset_s: float = 0.0) -> DaySummary:
+        """Close the record into its flat summary (`offset_s`: the local UTC offset)."""
         scalars = [
             float(self.day),
             self.wake,
@@ -108,7 +118,15 @@ class DayRecord:
             self.bed,
             1.0 if self.flagged else 0.0,
         ]
-        return scalars + self.gap_max + [float(h) for h in self.hourly] + self.water_blocks
+        morning = [NONE] * len(MORNING_WINDOWS_S)
+        if self.wake >= 0:
+            # Out during the morning window: the count says nothing of the person.
+            for i, span in enumerate(MORNING_WINDOWS_S):
+                if not away_between(self, offset_s, self.start + self.wake, span):
+                    morning[i] = float(self.morning[i])
+        return (
+            scalars + self.gap_max + [float(h) for h in self.hourly] + self.water_blocks + morning
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready state."""
@@ -119,8 +137,21 @@ class DayRecord:
         """Rebuild from `to_dict` output."""
         record = cls(int(data["day"]), float(data["start"]), float(data["end"]))
         for name in cls.__slots__:
-            setattr(record, name, data[name])
+            if name in data:  # state saved by an older version may lack newer fields
+                setattr(record, name, data[name])
         return record
+
+
+def away_between(record: DayRecord, offset_s: float, start: float, span_s: float) -> bool:
+    """True when an away bit is set for any local hour that [start, start + span) touches."""
+    t = start
+    end = start + span_s
+    while t < end:
+        local = t + offset_s
+        if record.away_hours >> int((local % 86400) // 3600) & 1:
+            return True
+        t = local - local % 3600 + 3600 - offset_s
+    return False
 
 
 def mark_away(record: DayRecord, offset_s: float, start: float, end: float) -> None:

@@ -26,7 +26,7 @@ from detectors.daybook import DaySummary
 from detectors.findings import Finding
 from detectors.inactivity import check_inactivity
 from detectors.localtime import LocalClock
-from detectors.lowactivity import check_low_activity
+from detectors.lowactivity import check_low_activity, check_slow_morning
 from detectors.pipeline import PipelineGuard
 from detectors.rooms import RoomKind, classify_room
 from detectors.settings import DEFAULT_HOME_SETTINGS, EngineSettings, HomeSettings
@@ -115,18 +115,52 @@ class Engine:
 
     def feed_into(self, reading: Reading, out: list[Finding]) -> None:
         """Take one reading, appending its findings to `out` (the batch fast path)."""
-        dev = self._devices.get(reading.device_id)
+        ts = reading.ts.timestamp()
+        received = reading.received_at
+        self.feed_fields(
+            reading.device_id,
+            ts,
+            ts if received == reading.ts else received.timestamp(),
+            reading.channel is Channel.STATUS,
+            reading.online,
+            reading.motion,
+            reading.room,
+            reading.volume_l,
+            reading.flow_lpm,
+            reading.alarm,
+            reading.test,
+            reading.battery_pct,
+            out,
+        )
+
+    def feed_fields(
+        self,
+        device_id: str,
+        ts: float,
+        arrived: float,
+        status: bool,
+        online: bool | None,
+        motion: bool | None,
+        room: str | None,
+        volume_l: float | None,
+        flow_lpm: float | None,
+        alarm: bool | None,
+        test: bool | None,
+        battery_pct: float | None,
+        out: list[Finding],
+    ) -> None:
+        """`feed_into` for a reading already taken apart (instants in UTC epoch seconds,
+        `status`: the status channel), e.g. by a replay that validated the message without
+        building a Reading. Every reading, live or replayed, takes this path."""
+        dev = self._devices.get(device_id)
         if dev is None:
             self.unknown_devices += 1
             return
         if self._street:
-            self._feed_street(dev, reading, out)
+            self._feed_street(dev, ts, volume_l, flow_lpm, out)
             return
         home = dev.home
         assert home is not None
-        ts = reading.ts.timestamp()
-        received = reading.received_at
-        arrived = ts if received == reading.ts else received.timestamp()
         guard = self._guard
         if arrived > guard.last_heard:
             if guard.suspended:
@@ -145,8 +179,8 @@ class Engine:
                 home.last_act = home.gap_acc = ts  # silences are timed from the first message
             home.last_heard = ts
         previous_ts = dev.last_seen
-        if reading.channel is Channel.STATUS:
-            if reading.online is False:
+        if status:
+            if online is False:
                 devices.on_status_offline(dev, ts)
                 return
             devices.on_heard(home, dev, ts, guard.blind, out)
@@ -155,26 +189,29 @@ class Engine:
             kind = dev.type
             wake_at = INF
             if kind is DeviceType.PIR:
-                if reading.motion:
-                    if not dev.room_name and reading.room:
+                if motion:
+                    if not dev.room_name and room:
                         # The registry did not say where the sensor is; the sensor does.
-                        dev.room_name = reading.room
-                        dev.room_kind = int(classify_room(reading.room))
+                        dev.room_name = room
+                        dev.room_kind = int(classify_room(room))
                         self._derive(home)
                     wake_at = note_activity(home, ts, dev.room_kind, dev.room_bit, guard.blind, out)
             elif kind is DeviceType.WATER_METER:
-                assert reading.volume_l is not None  # the wire decoder guarantees it
-                alive, wake_at = water.on_meter(
-                    home, dev, ts, reading.volume_l, reading.flow_lpm, previous_ts, out
-                )
+                assert volume_l is not None  # the wire decoder guarantees it
+                alive, wake_at = water.on_meter(home, dev, ts, volume_l, flow_lpm, previous_ts, out)
                 if alive:
                     wake_at = min(wake_at, note_activity(home, ts, WATER_ROOM, 0, guard.blind, out))
             else:
-                on_smoke(home, dev, ts, reading.alarm, reading.test, dev.room_name, out)
+                on_smoke(home, dev, ts, alarm, test, dev.room_name, out)
             if wake_at < home.next_check:
                 self._wake(home, wake_at)
-        if reading.battery_pct is not None:
-            devices.on_battery(home, dev, ts, reading.battery_pct, out)
+        if battery_pct is not None:
+            devices.on_battery(home, dev, ts, battery_pct, out)
+
+    @property
+    def pipeline_suspended(self) -> bool:
+        """True while the pipeline guard has the absence rules paused."""
+        return self._guard.suspended
 
     def note_alive(self, at: float, out: list[Finding]) -> None:
         """Another partition of the fleet was heard at `at` (UTC epoch seconds): the
@@ -185,19 +222,23 @@ class Engine:
             if resumed is not None:
                 out.append(resumed)
 
-    def _feed_street(self, dev: DeviceState, reading: Reading, out: list[Finding]) -> None:
+    def _feed_street(
+        self,
+        dev: DeviceState,
+        ts: float,
+        volume_l: float | None,
+        flow_lpm: float | None,
+        out: list[Finding],
+    ) -> None:
         """The street-rule mode: only meter indexes matter, every other rule is off."""
         home = dev.home
         assert home is not None
-        ts = reading.ts.timestamp()
         self._guard.heard(ts)
         if home.day is None or ts >= home.day.end:
             self._roll(home, ts, out)
-        if dev.type is DeviceType.WATER_METER and reading.volume_l is not None:
+        if dev.type is DeviceType.WATER_METER and volume_l is not None:
             ignored: list[Finding] = []
-            water.on_meter(
-                home, dev, ts, reading.volume_l, reading.flow_lpm, dev.last_seen, ignored
-            )
+            water.on_meter(home, dev, ts, volume_l, flow_lpm, dev.last_seen, ignored)
         if ts > dev.last_seen:
             dev.last_seen = ts
         if ts > home.last_heard:
@@ -270,6 +311,7 @@ class Engine:
             due = min(due, home.last_heard + home.silent_after_s)
         else:
             due = min(due, check_inactivity(home, now, blind, out))
+            due = min(due, check_slow_morning(home, now, blind, out))
             due = min(due, check_low_activity(home, now, blind, out))
             due = min(due, check_long_absence(home, now, out))
             if home.has_meter:

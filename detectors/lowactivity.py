@@ -13,7 +13,9 @@ import math
 from core.kinds import Category, Severity
 from detectors.activity import blind_overlap
 from detectors.baseline import AWAKE_HOUR_MIN_EVENTS, poisson_lower
+from detectors.daybook import MORNING_WINDOWS_S, away_between
 from detectors.findings import Finding, finding_at
+from detectors.localtime import duration_text
 from detectors.state import NEVER, HomeState
 
 INF = math.inf
@@ -24,6 +26,62 @@ CHECK_AFTER_HOUR_S = 60.0
 MIN_HOME_HOURS_SHORT_BY = 1
 # The count must also be this improbable for a Poisson process at the usual rate.
 POISSON_TAIL = 1e-3
+# A morning window is judged at most this long after it closed (the home is looked at
+# when it closes; later than this, e.g. after a restart, it is stale).
+MORNING_LATE_S = 30 * 60.0
+# Only mornings are judged: "getting up" more than this before the person's early
+# mornings (their 10th percentile) is a restless night, where activity is naturally low.
+EARLY_RISE_S = 30 * 60.0
+
+
+def check_slow_morning(
+    home: HomeState, now: float, blind: list[list[float]], out: list[Finding]
+) -> float:
+    """Up, but barely moving since: far fewer signs of life in the first minutes after
+    getting up than on this person's slowest mornings. Once a care day (shared with the
+    low-activity rule); returns the next due."""
+    b = home.baseline
+    day = home.day
+    if b is None or day is None or day.wake < 0 or home.low_reported_day == day.day:
+        return INF
+    if not math.isnan(b.wake_early_s) and day.wake < b.wake_early_s - EARLY_RISE_S:
+        return INF  # up well before their earliest mornings: a restless night, not a morning
+    woke_at = day.start + day.wake
+    for i, span in enumerate(MORNING_WINDOWS_S):
+        if i >= len(b.morning_low) or math.isnan(b.morning_low[i]):
+            continue
+        end = woke_at + span
+        if now < end:
+            return end  # this window is still open: look when it closes
+        if now > end + MORNING_LATE_S:
+            continue  # closed long ago (e.g. after a restart): the hourly rule takes over
+        count = day.morning[i]
+        if count > b.morning_low[i]:
+            continue
+        maybe_out = home.leave_at == home.last_act > NEVER and home.has_entrance_presence
+        if maybe_out or away_between(day, home.clock.offset_s(end), woke_at, span):
+            continue  # out, or maybe just leaving: not a morning at home
+        if home.declared_until > woke_at and home.declared_from < end:
+            continue
+        if blind_overlap(blind, woke_at, end) or blind_overlap(home.blind, woke_at, end):
+            continue
+        home.low_reported_day = day.day
+        day.flagged = True
+        clock = home.clock
+        out.append(
+            finding_at(
+                home.home_id,
+                Category.INACTIVITY,
+                "slow_morning",
+                Severity.MEDIUM,
+                now,
+                f"up at {clock.clock_text(woke_at)} but barely moving since: {count} "
+                f"movements in the first {duration_text(span)} (usually about "
+                f"{b.morning_usual[i]:.0f}); unwell?",
+            )
+        )
+        return INF
+    return INF
 
 
 def _hour(home: HomeState, position: int) -> tuple[int, bool]:

@@ -88,6 +88,11 @@ class ActivitySettings:
     low_activity_hours: int = 3
     low_activity_fraction: float = 0.6
     low_activity_max_ratio: float = 0.4
+    # Slow morning (illness, found sooner): up, but in the first 45 (or 90) minutes
+    # after getting up at most this fraction of the signs of life of the person's own
+    # slowest mornings (their 5th percentile). Higher finds illness sooner and calls a
+    # lazy morning an illness.
+    slow_morning_fraction: float = 0.5
     # The night window (local) before a baseline knows the person's own evenings and
     # mornings; learned, it runs from after their late bedtimes to before their early
     # mornings.

@@ -8,11 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from core.readings import Channel, DeviceType, Reading
 from core.registry import parse_registry_csv
 from core.settings import Settings
+from detectors import backtest as backtest_module
 from detectors.backtest import run_backtest
+from detectors.recording import DEVICE_AT, decode_line, fast_fields, split_line
 from detectors.scoring import load_truth, score
 from eldercare.commands import backtest as command
+from simulators.incidents import IncidentRates
+from simulators.record import simulate_homes, write_recording
 
 DATA = Path(__file__).parent / "data" / "backtest"
 # What is in the recording (tests/data/backtest, all times 2026-01-05 Asia/Shanghai):
@@ -137,3 +142,88 @@ def test_cli_bad_arguments_exit_2(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exc:
         cli("--registry", "x", "--recording", "y", "--out", "z", "--workers", "0")
     assert exc.value.code == 2
+
+
+def _wire_fields(raw: bytes, types: dict) -> tuple | None:
+    """What the wire decoder makes of a recording line, as fast_fields' tuple (None:
+    rejected)."""
+    line = split_line(raw, 1)
+    assert line.ts is not None
+    reading = decode_line(line, types.get, line.ts)
+    if not isinstance(reading, Reading):
+        return None
+    return (
+        reading.ts.timestamp(),
+        reading.received_at.timestamp(),
+        reading.channel is Channel.STATUS,
+        reading.online,
+        reading.motion,
+        reading.room,
+        reading.volume_l,
+        reading.flow_lpm,
+        reading.alarm,
+        reading.test,
+        reading.battery_pct,
+    )
+
+
+def test_the_recorders_lines_decode_as_the_wire_decoder_decodes_them(tmp_path: Path) -> None:
+    write_recording(simulate_homes(4, 3, seed=5, rates=IncidentRates().scaled(5)), tmp_path)
+    registry = parse_registry_csv((tmp_path / "homes.csv").read_text(), "Asia/Shanghai")
+    types = {row.device_id: row.type for row in registry}
+    fast = 0
+    with (tmp_path / "recording.jsonl").open("rb") as handle:
+        for raw in handle:
+            slash = raw.find(b"/", DEVICE_AT)
+            fields = fast_fields(raw, slash, types[raw[DEVICE_AT:slash].decode()])
+            if fields is not None:
+                fast += 1
+                assert fields == _wire_fields(raw, types), raw
+    assert fast > 1000  # nearly every line takes the fast path
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"ts":"2026-01-05T00:01:00.000Z","seq":01,"motion":true}',  # not JSON
+        b'{"ts":"2026-01-05T00:01:00.000Z","seq":1,"motion":true,"room":"a\\u0062"}',
+        b'{"ts":"2026-02-30T00:01:00.000Z","seq":1,"motion":true}',  # no such day
+        b'{"ts":"1999-12-31T23:59:00.000Z","seq":1,"motion":true}',  # before 2000
+        b'{"ts":"2026-01-05T00:01:00.000+08:00","seq":1,"motion":true}',
+        b'{"ts":"2026-01-05T00:01:00.000Z","seq":99999999999999999999,"motion":true}',
+        b'{"ts":"2026-01-05T00:01:00.000Z","seq":1,"motion":1}',
+        b'{"ts":"2026-01-05T00:01:00.000Z","seq":1,"motion":true,"motion":false}',
+        b'{"ts":"2026-01-05T00:01:00.000Z","seq":1,"volume_l":-1}',
+        b'{"ts":"2026-01-05T00:01:00.000Z","seq":1,"online":true,"battery_pct":101}',
+        b'{"ts":"2026-01-05T00:01:00.000Z","seq":1,"online":true,"rssi_dbm":5}',
+        b'{"ts":"2026-01-05T00:01:00.000Z", "seq":1,"motion":true}',
+    ],
+)
+def test_any_other_line_is_left_to_the_wire_decoder(payload: bytes) -> None:
+    types = {"A-pir": DeviceType.PIR, "A-water": DeviceType.WATER_METER}
+    for device in types:
+        for channel in ("telemetry", "status"):
+            raw = b'{"topic":"eldercare/v1/devices/%s/%s","payload":%s}\n' % (
+                device.encode(),
+                channel.encode(),
+                payload,
+            )
+            slash = raw.find(b"/", DEVICE_AT)
+            assert fast_fields(raw, slash, types[device]) is None, raw
+
+
+def test_fast_path_and_partitions_find_what_the_wire_decoder_path_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_recording(simulate_homes(6, 14, seed=11, rates=IncidentRates().scaled(4)), tmp_path)
+    registry = parse_registry_csv((tmp_path / "homes.csv").read_text(), "Asia/Shanghai")
+    fast = run_backtest(registry, tmp_path / "recording.jsonl", workers=2)
+    monkeypatch.setattr(backtest_module, "fast_parser", lambda kind: lambda raw, at: None)
+    slow = run_backtest(registry, tmp_path / "recording.jsonl", workers=1)
+    assert fast.findings == slow.findings and len(fast.findings) > 10
+    assert (fast.messages, fast.readings, fast.start, fast.end) == (
+        slow.messages,
+        slow.readings,
+        slow.start,
+        slow.end,
+    )

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import time
+from datetime import timedelta
 
 import numpy as np
 
+from core.kinds import Category
 from detectors import daybook as d
 from detectors.baseline import Baseline, fit_baseline
 from detectors.engine import Engine
@@ -129,3 +132,74 @@ def test_fit_takes_a_few_milliseconds_per_home() -> None:
         assert fit_baseline(home, DEFAULT_HOME_SETTINGS) is not None
     per_home_s = (time.process_time() - started) / len(homes)
     assert per_home_s < 0.005  # 100,000 homes on 2 cores: well under 10 minutes
+
+
+def _lively_day(s: Scenario, day: int, wake: float, rng: random.Random) -> list:
+    """A well day: up at `wake` (local hour), busy for an hour (washing, breakfast), then
+    about the home until bed at 22:00; the meter reports every quarter hour."""
+    out = []
+    t = at(wake, day)
+    while t < at(wake + 1, day):
+        out.append(s.motion(t, rng.choice(("bathroom", "kitchen", "bedroom"))))
+        t += timedelta(minutes=rng.uniform(1, 2))
+    while t < at(22, day):
+        out.append(s.motion(t, rng.choice(("living_room", "kitchen"))))
+        t += timedelta(minutes=rng.uniform(3, 12))
+    return out + s.meter(at(0, day), at(24, day))
+
+
+def _ill_morning(s: Scenario, day: int, wake: float) -> list:
+    """Up at `wake`, then in bed: a movement every quarter hour, nothing more."""
+    out = []
+    t = at(wake, day)
+    while t < at(12, day):
+        out.append(s.motion(t, "bedroom"))
+        t += timedelta(minutes=15)
+    return out + s.meter(at(0, day), at(12, day))
+
+
+def _learned_lively(days: int = 14) -> tuple[Scenario, Engine]:
+    s = Scenario()
+    rng = random.Random(3)
+    engine = Engine(s.rows(), ONE_HOME)
+    for day in range(days):
+        readings = _lively_day(s, day, 7 + rng.uniform(-0.25, 0.25), rng)
+        replay(engine, sorted(readings, key=lambda r: (r.ts, r.seq)))
+    return s, engine
+
+
+def test_up_but_barely_moving_is_found_within_the_hour() -> None:
+    s, engine = _learned_lively()
+    b = engine.baseline("H1")
+    assert b is not None and b.morning_low and b.morning_low[0] > 5
+    found = alerts(replay(engine, sorted(_ill_morning(s, 14, 7.0), key=lambda r: r.ts)))
+    assert [f.kind for f in found][:1] == ["slow_morning"]
+    assert found[0].category is Category.INACTIVITY
+    assert at(7.75, 14) <= found[0].at <= at(8, 14)  # 45 minutes after getting up
+    assert "up at 07:00 but barely moving" in found[0].explanation
+    assert "usually about" in found[0].explanation
+
+
+def test_an_ordinary_busy_morning_is_not_slow() -> None:
+    s, engine = _learned_lively()
+    readings = _lively_day(s, 14, 7.1, random.Random(9))
+    found = alerts(replay(engine, sorted(readings, key=lambda r: (r.ts, r.seq))))
+    assert found == []
+
+
+def test_restless_night_is_not_judged_as_a_morning() -> None:
+    s, engine = _learned_lively()
+    # Up at 04:30, hours before the usual 07:00, then back to a slow doze until noon.
+    found = alerts(replay(engine, sorted(_ill_morning(s, 14, 4.5), key=lambda r: r.ts)))
+    assert "slow_morning" not in [f.kind for f in found]
+
+
+def test_old_day_summaries_without_morning_counts_still_fit() -> None:
+    _, engine = _learned_lively()
+    history = np.array(engine.history("H1"))[:, : d.OLD_SUMMARY_LEN]
+    b = fit_baseline(history, DEFAULT_HOME_SETTINGS)
+    assert b is not None and all(math.isnan(v) for v in b.morning_low)
+    # A restored home: days saved by the old version, then new ones.
+    mixed = [list(row) for row in history[:7]] + engine.history("H1")[7:]
+    b = fit_baseline(mixed, DEFAULT_HOME_SETTINGS)
+    assert b is not None and b.days == len(mixed)
