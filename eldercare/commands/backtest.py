@@ -56,9 +56,11 @@ def add_parser(subparsers: Any) -> None:
         "backtest",
         help="run the detectors over a recording (event time, no broker or database)",
         description=(
-            "Decode every recorded message with the wire decoder, run the detectors in "
-            "event time, write the findings as JSON Lines and, given the ground truth, "
-            "print recall, detection delay and false findings per category."
+            "Decode every recorded message (lines in the recorder's own layout by a fast "
+            "path that yields exactly the wire decoder's values, any other line by the wire "
+            "decoder), run the detectors in event time, write the findings as JSON Lines "
+            "and, given the ground truth, print recall, detection delay and false "
+            "findings per category."
         ),
     )
     parser.add_argument("--registry", required=True, type=Path, help="registry CSV")
