@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from aiohttp import web
 
 from api.auth.middleware import identify_caller
-from api.context import ALERT_HUB, AUDIT, CONTEXT, ApiContext
+from api.auth.sessions import PrincipalCache
+from api.context import ALERT_HUB, AUDIT, BACKEND, CONTEXT, PRINCIPALS, ApiContext, BackendCache
 from api.errors import ApiError
 from api.events import AlertHub
 from api.routing import MAX_BODY_BYTES, ROUTES, Route, bind
@@ -69,6 +70,8 @@ def create_app(context: ApiContext, routes: Iterable[Route]) -> web.Application:
     app[CONTEXT] = context
     app[AUDIT] = AuditLog(context.pool)
     app[ALERT_HUB] = AlertHub(context.pool)
+    app[PRINCIPALS] = PrincipalCache()
+    app[BACKEND] = BackendCache()
     app.cleanup_ctx.append(_services)
     app.on_shutdown.append(_end_streams)
     app[ROUTES] = tuple(routes)

@@ -9,9 +9,11 @@ import asyncpg
 from aiohttp import web
 
 from alerts.service import AlertService
+from api.auth.sessions import PrincipalCache
 from api.events import AlertHub
 from core.clock import Clock, WallClock
 from storage.audit import AuditLog
+from storage.backend import Backend, detect_backend
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +32,23 @@ class ApiContext:
     secure_cookies: bool = False
 
 
+class BackendCache:
+    """The storage backend (TimescaleDB or plain PostgreSQL), detected once per app
+    rather than per request: it cannot change under a running app."""
+
+    def __init__(self) -> None:
+        self._backend: Backend | None = None
+
+    async def get(self, conn: asyncpg.Connection) -> Backend:
+        if self._backend is None:
+            self._backend = await detect_backend(conn)
+        return self._backend
+
+
 CONTEXT = web.AppKey("context", ApiContext)
 # Per-app services with a lifetime (a task each), started and stopped by api/server.py.
 AUDIT = web.AppKey("audit", AuditLog)
 ALERT_HUB = web.AppKey("alert_hub", AlertHub)
+# Who recent credentials belong to (api/auth/sessions.py says for how long).
+PRINCIPALS = web.AppKey("principals", PrincipalCache)
+BACKEND = web.AppKey("backend", BackendCache)

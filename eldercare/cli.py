@@ -7,6 +7,7 @@ import importlib
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from core.logs import configure_logging
@@ -61,7 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level)
     # `docker stop` and service managers send SIGTERM: stop as cleanly as on Ctrl-C
     # (tasks cancelled, connections closed, the embedded database shut down).
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    if threading.current_thread() is threading.main_thread():  # (tests call main in threads)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         return int(args.handler(args, settings))
     except KeyboardInterrupt:

@@ -77,3 +77,33 @@ async def test_bench_alerts_measures_every_alarm_and_cleans_up(tmp_path: Path) -
     finally:
         await conn.close()
     assert left == 0
+
+
+async def test_bench_api_measures_every_phase_and_cleans_up(tmp_path: Path) -> None:
+    out = tmp_path / "api.json"
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "eldercare", "bench", "api", "--homes", "200", "--readings",
+         "20000", "--alerts", "2000", "--open-alerts", "100", "--connections", "2",
+         "--saturate-connections", "4", "--seconds", "0.5", "--warmup", "0.2",
+         "--json", str(out)],
+        env={**os.environ, "ELDERCARE_DATABASE_URL": ADMIN_URL, "ELDERCARE_LOG_LEVEL": "WARNING"},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["homes"] == 200 and figures["readings"] == 20000
+    assert figures["alerts"] == 2000 and figures["active_alerts"] == 100
+    assert figures["http_errors"] == 0
+    for phase in ("alerts_bearer", "alerts_cookie", "readings_48h_bearer",
+                  "alerts_bearer_saturated", "alerts_cookie_saturated"):  # fmt: skip
+        assert figures[f"http_{phase}"]["requests"] > 0
+    assert figures["db_alert_list_ms"]["p50"] > 0
+    conn = await asyncpg.connect(ADMIN_URL)
+    try:
+        left = await conn.fetchval(
+            "SELECT count(*) FROM pg_database WHERE datname LIKE 'eldercare_bench_api_%'"
+        )
+    finally:
+        await conn.close()
+    assert left == 0

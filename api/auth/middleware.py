@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from api.auth.sessions import authenticate
-from api.context import CONTEXT
+from api.context import CONTEXT, PRINCIPALS
 from api.routing import PRINCIPAL
 
 API_PREFIX = "/api/"
@@ -23,6 +23,8 @@ async def identify_caller(
     principal = None
     if request.path.startswith(API_PREFIX):
         context = request.app[CONTEXT]
-        principal = await authenticate(request, context.pool, context.wall_clock)
+        principal = await authenticate(
+            request, context.pool, context.wall_clock, request.app[PRINCIPALS]
+        )
     request[PRINCIPAL] = principal
     return await handler(request)

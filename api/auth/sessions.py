@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 from aiohttp import web
@@ -23,6 +23,53 @@ SESSION_LIFETIME = timedelta(days=7)
 # Last-seen times are written at most this often: a write per read would double the
 # cost of the alert list; the idle timeout is hours, so a minute of slack is nothing.
 TOUCH_EVERY = timedelta(minutes=1)
+
+
+# Who a session or token belongs to is remembered for PRINCIPAL_TTL, so that a request
+# costs no lookup query (the alert list's only other query is the list itself). Logout
+# takes effect at once in this process (its entry is dropped); what changes elsewhere (a
+# user disabled, a token revoked, a session ended by another process or expiring) takes
+# effect within PRINCIPAL_TTL. Only valid credentials are remembered.
+PRINCIPAL_TTL = timedelta(seconds=5)
+PRINCIPAL_CACHE_ENTRIES = 10_000
+
+
+class PrincipalCache:
+    """Credential digest → (when looked up, the principal), per app."""
+
+    def __init__(self, ttl: timedelta = PRINCIPAL_TTL) -> None:
+        self._ttl = ttl
+        self._entries: dict[str, tuple[datetime, Principal]] = {}
+
+    def get(self, key: str, now: datetime) -> Principal | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        found_at, principal = entry
+        if not found_at <= now < found_at + self._ttl:
+            del self._entries[key]
+            return None
+        return principal
+
+    def put(self, key: str, principal: Principal, now: datetime) -> None:
+        if len(self._entries) >= PRINCIPAL_CACHE_ENTRIES:
+            self._entries = {
+                k: e for k, e in self._entries.items() if e[0] <= now < e[0] + self._ttl
+            }
+            while len(self._entries) >= PRINCIPAL_CACHE_ENTRIES:  # the oldest go first
+                del self._entries[next(iter(self._entries))]
+        self._entries[key] = (now, principal)
+
+    def forget(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+
+def _token_key(token_hash: str) -> str:
+    return f"bearer:{token_hash}"
+
+
+def _session_key(session_hash: str) -> str:
+    return f"cookie:{session_hash}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +110,16 @@ async def start_session(pool: asyncpg.Pool, username: str, clock: Clock) -> NewS
     return session
 
 
-async def end_session(pool: asyncpg.Pool, principal: Principal) -> None:
+async def end_session(
+    pool: asyncpg.Pool, principal: Principal, cache: PrincipalCache | None = None
+) -> None:
     """Log out: the session can no longer be used, whoever holds the cookie."""
     if principal.session_id is None:
         return
     async with pool.acquire() as conn:
         await users.delete_session(conn, principal.session_id)
+    if cache is not None:
+        cache.forget(_session_key(principal.session_id))
 
 
 def bearer_token(request: web.Request) -> str | None:
@@ -80,31 +131,45 @@ def bearer_token(request: web.Request) -> str | None:
     return token.strip()
 
 
-async def authenticate(request: web.Request, pool: asyncpg.Pool, clock: Clock) -> Principal | None:
+async def authenticate(
+    request: web.Request, pool: asyncpg.Pool, clock: Clock, cache: PrincipalCache | None = None
+) -> Principal | None:
     """The caller, from a bearer token (preferred) or the session cookie; None if neither
     is valid. A wrong credential is the same as none: the route then answers 401."""
     now = clock.now()
     token = bearer_token(request)
     if token is not None:
         token_hash = digest(token)
+        key = _token_key(token_hash)
+        principal = cache.get(key, now) if cache is not None else None
+        if principal is not None:
+            return principal
         async with pool.acquire() as conn:
             found = await users.token_user(conn, token_hash)
             if found is None:
                 return None
             if found.last_seen_at is None or now - found.last_seen_at > TOUCH_EVERY:
                 await users.touch_token(conn, token_hash, now)
-        return _principal(found, AuthMethod.BEARER, None)
-    cookie = request.cookies.get(COOKIE_NAME)
-    if not cookie:
-        return None
-    session_hash = digest(cookie)
-    async with pool.acquire() as conn:
-        found = await users.session_user(conn, session_hash, now, SESSION_IDLE)
-        if found is None:
+        principal = _principal(found, AuthMethod.BEARER, None)
+    else:
+        cookie = request.cookies.get(COOKIE_NAME)
+        if not cookie:
             return None
-        if found.last_seen_at is None or now - found.last_seen_at > TOUCH_EVERY:
-            await users.touch_session(conn, session_hash, now)
-    return _principal(found, AuthMethod.COOKIE, session_hash)
+        session_hash = digest(cookie)
+        key = _session_key(session_hash)
+        principal = cache.get(key, now) if cache is not None else None
+        if principal is not None:
+            return principal
+        async with pool.acquire() as conn:
+            found = await users.session_user(conn, session_hash, now, SESSION_IDLE)
+            if found is None:
+                return None
+            if found.last_seen_at is None or now - found.last_seen_at > TOUCH_EVERY:
+                await users.touch_session(conn, session_hash, now)
+        principal = _principal(found, AuthMethod.COOKIE, session_hash)
+    if cache is not None:
+        cache.put(key, principal, now)
+    return principal
 
 
 def set_session_cookie(response: web.StreamResponse, token: str, secure: bool) -> None:

@@ -11,6 +11,7 @@ from aiohttp import web
 from api.auth import sessions, throttle
 from api.auth.accounts import Language, user_json
 from api.auth.passwords import MAX_PASSWORD_CHARS, hash_password, verify_password
+from api.context import PRINCIPALS
 from api.errors import ApiError, unauthorized
 from api.principal import ALL_ROLES, Role
 from api.routing import Call, Route, json_response
@@ -80,7 +81,7 @@ async def login(call: Call[Login]) -> web.StreamResponse:
 
 async def logout(call: Call[Any]) -> web.StreamResponse:
     """End the session behind the cookie (a bearer token stays valid until revoked)."""
-    await sessions.end_session(call.ctx.pool, call.user)
+    await sessions.end_session(call.ctx.pool, call.user, call.request.app[PRINCIPALS])
     response = web.Response(status=204)
     sessions.clear_session_cookie(response)
     return response

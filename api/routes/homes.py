@@ -13,10 +13,10 @@ from typing import Annotated, Any, Literal
 
 import pydantic
 
+from api.context import BACKEND
 from api.errors import invalid, not_found
 from api.principal import ALL_ROLES, MANAGERS, STAFF
 from api.routing import Call, Route
-from storage.backend import detect_backend
 from storage.home_admin import HomeSettings, get_settings, list_contacts, update_settings
 from storage.home_series import HomeSeries, MotionPoint, WaterPoint, home_series
 from storage.homes_view import (
@@ -205,7 +205,7 @@ async def home_readings(call: Call[Any]) -> Mapping[str, Any]:
     async with call.ctx.pool.acquire() as conn:
         if not await home_visible(conn, scope, home_id):
             raise not_found("home")
-        backend = await detect_backend(conn)
+        backend = await call.request.app[BACKEND].get(conn)
         series: HomeSeries = await home_series(
             conn, backend, scope, home_id, start, now, timedelta(minutes=q.bucket_minutes)
         )

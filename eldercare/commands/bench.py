@@ -1,4 +1,4 @@
-"""`eldercare bench ingest|detectors|alerts`: the benchmarks, one command each, figures
+"""`eldercare bench ingest|detectors|alerts|api`: the benchmarks, one command each, figures
 printed."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def _positive_int(text: str) -> int:
 
 
 def add_parser(subparsers: Any) -> None:
-    """Register `bench ingest`, `bench detectors` and `bench alerts`."""
+    """Register `bench ingest`, `bench detectors`, `bench alerts` and `bench api`."""
     bench = subparsers.add_parser("bench", help="benchmarks (figures for the README)")
     sub = bench.add_subparsers(dest="bench_command", metavar="WHAT", required=True)
     ingest = sub.add_parser(
@@ -86,6 +86,26 @@ def add_parser(subparsers: Any) -> None:
     alerts.add_argument("--seed", type=int, default=1)
     alerts.add_argument("--json", type=Path, help="also write the figures to this file")
     alerts.set_defaults(handler=run_bench_alerts)
+    api = sub.add_parser(
+        "api",
+        help="the console's reads (open alerts, a home's 48 h) over HTTP with many homes, "
+        "readings and past alerts stored, from load-client processes",
+    )
+    api.add_argument("--homes", type=_positive_int, default=100_000)
+    api.add_argument("--readings", type=_positive_int, default=10_000_000)
+    api.add_argument("--alerts", type=_positive_int, default=1_000_000, help="past alerts")
+    api.add_argument("--open-alerts", type=_positive_int, default=5_000,
+                     help="of --alerts, the newest, still open or acknowledged")  # fmt: skip
+    api.add_argument("--clients", type=_positive_int, default=2, help="load-client processes")
+    api.add_argument("--connections", type=_positive_int, default=8,
+                     help="keep-alive connections in all, latency phases")  # fmt: skip
+    api.add_argument("--saturate-connections", type=_positive_int, default=64,
+                     help="keep-alive connections in all, throughput phases")  # fmt: skip
+    api.add_argument("--seconds", type=_positive_float, default=10.0, help="measured a phase")
+    api.add_argument("--warmup", type=_non_negative_float, default=2.0, help="seconds a phase")
+    api.add_argument("--seed", type=int, default=1)
+    api.add_argument("--json", type=Path, help="also write the figures to this file")
+    api.set_defaults(handler=run_bench_api)
 
 
 def run_bench_ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -145,3 +165,24 @@ def run_bench_alerts(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     return 0 if figures.get("alarms_missing") == 0 else 1
+
+
+def run_bench_api(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the API benchmark on a fresh database and print the figures."""
+    from eldercare.bench_api import ApiBenchOptions, run_api_bench
+
+    options = ApiBenchOptions(
+        homes=args.homes, readings=args.readings, alerts=args.alerts,
+        open_alerts=args.open_alerts, clients=args.clients, connections=args.connections,
+        saturate_connections=args.saturate_connections, seconds=args.seconds,
+        warmup_s=args.warmup, seed=args.seed,
+    )  # fmt: skip
+
+    async def go() -> dict[str, Any]:
+        async with database(settings) as url:
+            return await run_api_bench(url, options)
+
+    figures = asyncio.run(go())
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0 if figures.get("http_errors") == 0 else 1
