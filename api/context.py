@@ -30,6 +30,9 @@ class ApiContext:
     wall_clock: Clock = field(default_factory=WallClock)
     # Mark the session cookie Secure (set when served over https).
     secure_cookies: bool = False
+    # Messages ingest has received and not yet committed (its queue), when ingest runs
+    # in this process; None (no metric) otherwise.
+    ingest_unacked: Callable[[], int | None] | None = None
 
 
 class BackendCache:

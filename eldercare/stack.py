@@ -72,8 +72,14 @@ async def running_stack(
     pool = await create_pool(database_url, min_size=2, max_size=10)
     try:
         alerts = AlertService(pool, clock, alert_config)
+        ingest: IngestService | None = None  # started last; the metrics ask it later
+
+        def ingest_unacked() -> int | None:
+            return None if ingest is None else ingest.stats.unacked
+
         context = ApiContext(pool, clock, alerts, _broker_check(mqtt),
-                             secure_cookies=settings.api_secure_cookies)  # fmt: skip
+                             secure_cookies=settings.api_secure_cookies,
+                             ingest_unacked=ingest_unacked)  # fmt: skip
         app = create_api_app(context)
         channel_settings = channels or ChannelSettings.from_settings(settings)
         if channel_settings.voice_callback_secret:

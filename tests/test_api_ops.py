@@ -69,6 +69,20 @@ async def test_health_ready_and_metrics(db_url: str) -> None:
         assert samples["eldercare_outbox_backlog"] >= 0
         assert "eldercare_readings_total" in samples
         assert "eldercare_dead_letters_total" in samples
+        assert "eldercare_ingest_unacked_messages" not in samples  # no ingest in this process
+
+
+async def test_metrics_show_the_queue_of_ingest_in_the_same_process(db_url: str) -> None:
+    async with api_world(db_url, start=NOW) as world:
+        context = ApiContext(world.pool, world.clock, world.alerts, ingest_unacked=lambda: 7)
+        client = TestClient(TestServer(create_app(context, ops.routes())))
+        await client.start_server()
+        try:
+            resp = await client.get("/metrics")
+            samples = parse_prometheus(await resp.text())
+        finally:
+            await client.close()
+    assert samples["eldercare_ingest_unacked_messages"] == 7
 
 
 async def _probe(context: ApiContext) -> tuple[int, object]:

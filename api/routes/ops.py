@@ -74,9 +74,16 @@ def _sample(lines: list[str], name: str, kind: str, help_: str, value: float | N
         lines.append(f"{name} {value:g}" if isinstance(value, float) else f"{name} {value}")
 
 
-def render(m: Metrics) -> str:
-    """The Prometheus text exposition of one snapshot."""
+def render(m: Metrics, ingest_unacked: int | None = None) -> str:
+    """The Prometheus text exposition of one snapshot (and of this process's ingest)."""
     lines: list[str] = []
+    _sample(
+        lines,
+        "eldercare_ingest_unacked_messages",
+        "gauge",
+        "Messages this process's ingest holds, received but not yet committed (its queue).",
+        ingest_unacked,
+    )
     _sample(
         lines,
         "eldercare_readings_total",
@@ -143,7 +150,9 @@ def render(m: Metrics) -> str:
 async def metrics(call: Call[Any]) -> web.StreamResponse:
     async with call.ctx.pool.acquire() as conn:
         snapshot = await collect(conn, call.ctx.clock.now())
-    return web.Response(body=render(snapshot).encode(), headers={"Content-Type": PROMETHEUS_TYPE})
+    unacked = call.ctx.ingest_unacked() if call.ctx.ingest_unacked is not None else None
+    body = render(snapshot, unacked).encode()
+    return web.Response(body=body, headers={"Content-Type": PROMETHEUS_TYPE})
 
 
 def routes() -> list[Route]:
