@@ -47,6 +47,7 @@ from core.clock import CatchUpClock
 from core.readings import Reading
 from core.settings import Settings
 from eldercare.backfill import backfill
+from eldercare.bench_figures import percentiles_ms
 from eldercare.mosquitto import INGEST_USER, SIMULATOR_USER, Mosquitto, make_mosquitto
 from eldercare.people import people_for, register_people
 from eldercare.runtime import Broker
@@ -193,14 +194,6 @@ class Traffic:
     """What ingest committed of the homes' own traffic."""
 
     committed: int = 0
-
-
-def _percentiles(values: Sequence[float]) -> dict[str, float]:
-    """p50/p90/p99/max in milliseconds."""
-    array = np.asarray(values) * 1000
-    out = {f"p{q}": round(float(np.percentile(array, q)), 1) for q in (50, 90, 99)}
-    out["max"] = round(float(array.max()), 1)
-    return out
 
 
 async def run_alert_bench(
@@ -431,10 +424,10 @@ async def _inject(
         "event_loop_stalls_over_100ms": len(stalls),
         "event_loop_longest_stall_ms": round(max(stalls, default=0) * 1000),
         "full_gc_pauses_count_longest_ms": (len(gc_pauses), longest_gc_ms),
-        "publish_to_commit_ms": _percentiles(ingest_s) if ingest_s else None,
-        "publish_to_ingest_received_ms": _percentiles(arrive_s) if arrive_s else None,
-        "commit_to_first_ms": _percentiles(firsts) if firsts else None,
-        "commit_to_last_ms": _percentiles(lasts) if lasts else None,
+        "publish_to_commit_ms": percentiles_ms(ingest_s) if ingest_s else None,
+        "publish_to_ingest_received_ms": percentiles_ms(arrive_s) if arrive_s else None,
+        "commit_to_first_ms": percentiles_ms(firsts) if firsts else None,
+        "commit_to_last_ms": percentiles_ms(lasts) if lasts else None,
     }
     if lasts:
         figures["target_p99_le_1s_met"] = bool(
@@ -524,10 +517,10 @@ def _breakdown(
     if not detect:
         return {}
     return {
-        "stage_commit_to_finding_stored_ms": _percentiles(detect),
-        "stage_finding_to_delivery_created_ms": _percentiles(follow),
-        "stage_created_to_dispatch_started_ms": _percentiles(claim),
-        "stage_dispatch_started_to_gateway_ms": _percentiles(send),
+        "stage_commit_to_finding_stored_ms": percentiles_ms(detect),
+        "stage_finding_to_delivery_created_ms": percentiles_ms(follow),
+        "stage_created_to_dispatch_started_ms": percentiles_ms(claim),
+        "stage_dispatch_started_to_gateway_ms": percentiles_ms(send),
     }
 
 

@@ -399,6 +399,7 @@ async def _database_only(
     import asyncpg
 
     from core.clock import WallClock
+    from eldercare.bench_figures import percentiles_ms
     from storage.alert_views import AlertFilter, list_alert_views
     from storage.backend import detect_backend
     from storage.home_series import home_series
@@ -452,15 +453,15 @@ async def _database_only(
                 series_exec.append(sum(explaining.execution_ms))
     figures: dict[str, Any] = {
         "db_storage_backend": backend.name,
-        "db_alert_list_ms": _percentiles_ms(lists),
+        "db_alert_list_ms": percentiles_ms(lists, 2),
         "db_alert_list_rows_mean": round(rows / max(1, len(lists)), 2),
-        "db_alert_list_server_execution_ms": _percentiles_ms([v / 1000 for v in list_exec]),
+        "db_alert_list_server_execution_ms": percentiles_ms([v / 1000 for v in list_exec], 2),
     }
     if series:
-        figures["db_home_series_48h_ms"] = _percentiles_ms(series)
-        figures["db_readings_route_queries_48h_ms"] = _percentiles_ms(readings_route)
-        figures["db_home_series_48h_server_execution_ms"] = _percentiles_ms(
-            [v / 1000 for v in series_exec]
+        figures["db_home_series_48h_ms"] = percentiles_ms(series, 2)
+        figures["db_readings_route_queries_48h_ms"] = percentiles_ms(readings_route, 2)
+        figures["db_home_series_48h_server_execution_ms"] = percentiles_ms(
+            [v / 1000 for v in series_exec], 2
         )
     return figures
 
@@ -513,6 +514,8 @@ def _readings_requests(credentials: list[Credentials], seed: int) -> list[dict[s
 
 async def _run_phase(base_url: str, phase: Phase, options: ApiBenchOptions) -> dict[str, Any]:
     """Run the load clients of one phase to completion; their merged figures."""
+    from eldercare.bench_figures import percentiles_ms
+
     clients = max(1, min(options.clients, phase.connections))
     host, port = base_url.removeprefix("http://").rsplit(":", 1)
     outputs = []
@@ -545,8 +548,8 @@ async def _run_phase(base_url: str, phase: Phase, options: ApiBenchOptions) -> d
     return {
         "connections": phase.connections,
         "per_s": round(sum(o["completed"] / o["window_s"] for o in outputs)),
-        "p50_ms": _percentiles_ms(latencies)["p50"] if latencies else None,
-        "p99_ms": _percentiles_ms(latencies)["p99"] if latencies else None,
+        "p50_ms": percentiles_ms(latencies, 2).get("p50"),
+        "p99_ms": percentiles_ms(latencies, 2).get("p99"),
         "requests": done,
         "errors": sum(o["errors"] for o in outputs),
         "mean_body_bytes": round(sum(o["body_bytes"] for o in outputs) / max(1, done)),
@@ -599,17 +602,6 @@ async def _over_http(
     finally:
         await pool.close()
     return figures
-
-
-def _percentiles_ms(values_s: Sequence[float]) -> dict[str, float]:
-    import numpy as np
-
-    if not values_s:
-        return {}
-    array = np.asarray(values_s) * 1000
-    out = {f"p{q}": round(float(np.percentile(array, q)), 2) for q in (50, 90, 99)}
-    out["max"] = round(float(array.max()), 2)
-    return out
 
 
 async def run_api_bench(server_url: str, options: ApiBenchOptions) -> dict[str, Any]:

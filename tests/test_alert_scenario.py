@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -87,6 +88,9 @@ async def test_smoke_and_a_fall_reach_exactly_the_people_the_policy_names(
         nonlocal committed
         committed += len(readings)
 
+    async def all_committed(published: int) -> bool:
+        return committed >= published
+
     clock = ManualClock(LIVE_FROM.astimezone(UTC))
     async with (
         sms_gateway() as sms,
@@ -113,7 +117,7 @@ async def test_smoke_and_a_fall_reach_exactly_the_people_the_policy_names(
                     if batch:
                         await devices.publish_all_async(batch)
                         published += len(batch)
-                        await wait_until(lambda n=published: _true(committed >= n), 30, "ingest")
+                        await wait_until(partial(all_committed, published), 30, "ingest")
                     stack.detectors.nudge()
                     await asyncio.sleep(0.02)  # let the detectors and the alerts run
                     # Escalation timers are judged on the simulated clock at every step,
@@ -169,12 +173,6 @@ async def test_smoke_and_a_fall_reach_exactly_the_people_the_policy_names(
 def _family_phone(home: HomePeople) -> str:
     (family,) = [c for c in home.contacts if c.role is Role.FAMILY]
     return family.endpoints[0].address
-
-
-def _true(value: bool) -> asyncio.Future[bool]:
-    future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-    future.set_result(value)
-    return future
 
 
 async def _active_alert(db: asyncpg.Connection, home_id: str, category: str) -> int:

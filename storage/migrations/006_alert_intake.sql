@@ -4,4 +4,6 @@
 ALTER TABLE findings ADD COLUMN taken_at timestamptz;
 -- Findings stored before this migration are history: nobody should be paged for them.
 UPDATE findings SET taken_at = recorded_at;
-CREATE INDEX findings_untaken ON findings (id) WHERE taken_at IS NULL;
+-- The untaken findings, by (home, kind) in id order: what the alert stage scans, and
+-- how it checks that nothing older is pending for a critical finding's home and kind.
+CREATE INDEX findings_untaken ON findings (home_id, kind, id) WHERE taken_at IS NULL;
