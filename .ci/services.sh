@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Make the services the test-suite needs available on this machine:
 #   - PostgreSQL on 127.0.0.1:5432, trust auth for user postgres
-#   - mosquitto + mosquitto_passwd binaries (tests start their own brokers),
+#   - mosquitto + mosquitto_ctrl binaries and the dynamic security plugin (tests start
+#     their own brokers),
 #     and some broker answering on 127.0.0.1:1883
 #   - chromium, for the console's browser tests
+#   - promtool (Debian's prometheus package) and node, for the deploy and console checks
 # Idempotent and quiet when everything is already up; needs root only when
 # something has to be installed or started.
 set -euo pipefail
@@ -80,7 +82,7 @@ fi
 
 # ---- Mosquitto ---------------------------------------------------------------
 export PATH="$PATH:/usr/sbin:/sbin"      # mosquitto lives in /usr/sbin
-if ! command -v mosquitto >/dev/null || ! command -v mosquitto_passwd >/dev/null; then
+if ! command -v mosquitto >/dev/null || ! command -v mosquitto_ctrl >/dev/null; then
   apt_install mosquitto mosquitto-clients
 fi
 
@@ -97,6 +99,23 @@ fi
 # ---- Chromium (the console's browser tests drive Debian's build via Playwright) ----
 if ! command -v chromium >/dev/null; then
   apt_install chromium fonts-wqy-microhei  # a CJK font: the console is in Chinese
+fi
+
+# ---- promtool (the shipped alert rules and Prometheus config are checked with it) ----
+if ! command -v promtool >/dev/null; then
+  # Debian ships promtool in the prometheus package, whose install would start the server:
+  # policy-rc.d keeps it stopped (tests need only the tool).
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
+  apt_install prometheus
+fi
+
+# ---- node (the console's JavaScript is syntax-checked and its texts compared) ----
+if ! command -v node >/dev/null; then
+  apt_install nodejs
 fi
 
 if [ ${#did[@]} -eq 0 ]; then

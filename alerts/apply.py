@@ -11,14 +11,16 @@ import asyncpg
 
 from alerts import escalation, intake
 from alerts.config import AlertConfig
-from alerts.model import Alert, Change
 from alerts.notify import notify_fired
-from alerts.policy import policy_name_for
+from core.alerts import Alert, Change
+from core.contacts import ChannelKind
 from core.kinds import Category, Severity
 from core.logs import kv
+from core.policy import policy_name_for
 from detectors.findings import Finding
 from storage import alerts as alert_rows
 from storage.alerts_routing import effective_policy
+from storage.channel_health import failing_channels
 
 log = logging.getLogger("eldercare.alerts")
 
@@ -56,10 +58,11 @@ async def apply_finding(
     if decision.change is None:
         return IntakeResult(decision.verdict, None)
     change = decision.change
-    if decision.verdict is intake.Verdict.AUTO_RESOLVED:
+    if decision.verdict in (intake.Verdict.AUTO_RESOLVED, intake.Verdict.WITHDRAWN):
         policy = await effective_policy(conn, policy_name_for(change.alert))
         change = Change(escalation.after_command(change.alert, policy), change.history)
-        log.info(kv("alert_auto_resolved", alert_id=change.alert.id, kind=change.alert.kind))
+        event = f"alert_{decision.verdict.value}"
+        log.info(kv(event, alert_id=change.alert.id, kind=change.alert.kind))
     await store_change(conn, change)
     return IntakeResult(decision.verdict, change.alert.id)
 
@@ -77,10 +80,15 @@ async def apply_escalation(
     """Store an escalation's alert and history, and write its messages.
 
     A step that reaches nobody (no contacts registered for the roles) raises a system
-    alert for the home, so a routing gap is seen rather than silently swallowed.
+    alert for the home, so a routing gap is seen rather than silently swallowed. A
+    delivery_failed alert avoids the channels that are failing when it can.
     """
     await store_change(conn, Change(esc.alert, esc.history))
-    ids = await notify_fired(conn, esc.alert, esc.fired, now, config)
+    avoid: frozenset[ChannelKind] = frozenset()
+    if esc.fired and esc.alert.kind == DELIVERY_FAILED_KIND:
+        # Telling operations that the SMS gateway failed, by SMS, reaches nobody.
+        avoid = frozenset(ChannelKind(c) for c in await failing_channels(conn, now))
+    ids = await notify_fired(conn, esc.alert, esc.fired, now, config, avoid=avoid)
     if esc.fired and not ids and esc.alert.category is Category.SYSTEM:
         # No operations desk registered: nothing left to escalate to but the log.
         log.error(kv("alert_unrouted", alert_id=esc.alert.id, kind=esc.alert.kind))
@@ -94,6 +102,7 @@ async def apply_escalation(
             f" for {', '.join(roles)}",
             now,
             config,
+            {"alert_id": esc.alert.id, "roles": roles},
         )
     return ids
 
@@ -105,8 +114,11 @@ async def raise_problem(
     explanation: str,
     now: datetime,
     config: AlertConfig,
+    params: dict[str, object] | None = None,
 ) -> IntakeResult:
     """Open (or repeat) a `system` alert about our own pipeline for a home."""
-    finding = Finding(home_id, Category.SYSTEM, kind, Severity.HIGH, now, explanation)
+    finding = Finding(
+        home_id, Category.SYSTEM, kind, Severity.HIGH, now, explanation, params=params or {}
+    )
     log.warning(kv("alert_problem", home_id=home_id, kind=kind))
     return await apply_finding(conn, finding, now, config)

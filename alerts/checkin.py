@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from alerts import escalation, lifecycle
-from alerts.model import Action, Alert, AlertState, Change, HistoryEntry, Outcome
-from alerts.policy import EscalationPolicy
+from core.alerts import Action, Alert, AlertState, Change, HistoryEntry, Outcome
 from core.kinds import Severity
+from core.policy import EscalationPolicy
 
 CHECKIN_ACTOR = "resident_checkin"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from alerts.channels.outbound import OutboundPolicy
 from alerts.intake import IntakeConfig
 from alerts.outbox import RetryPolicy
 from alerts.throttle import ThrottleConfig
@@ -45,6 +46,8 @@ class ChannelSettings:
     voice_callback_url: str | None = None  # where the voice gateway posts answers
     voice_callback_secret: bytes | None = None
     webhook_secret: bytes | None = None
+    # Where webhooks may go besides public addresses (ELDERCARE_WEBHOOK_ALLOWED_HOSTS).
+    webhook_policy: OutboundPolicy = field(default_factory=OutboundPolicy)
 
     def __repr__(self) -> str:  # tokens and secrets stay out of logs
         return (
@@ -65,6 +68,7 @@ class ChannelSettings:
             voice_callback_url=settings.voice_callback_url,
             voice_callback_secret=_key(settings.voice_callback_secret),
             webhook_secret=_key(settings.webhook_secret),
+            webhook_policy=OutboundPolicy(settings.webhook_allowed_hosts or ()),
         )
 
 

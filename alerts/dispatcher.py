@@ -23,10 +23,12 @@ import asyncpg
 from alerts.apply import DELIVERY_FAILED_KIND, raise_problem
 from alerts.channels.base import Channel, DeliveryResult
 from alerts.config import AlertConfig
-from alerts.routing import ChannelKind
 from core.clock import Clock
+from core.contacts import ChannelKind
 from core.logs import kv
 from core.settings import Settings
+from core.supervise import OutageLog
+from core.telemetry import AlertTelemetry
 from storage.alerts_outbox import (
     ClaimedDelivery,
     Finish,
@@ -78,7 +80,9 @@ class Dispatcher:
         config: AlertConfig | None = None,
         dispatch: DispatchConfig | None = None,
         rng: random.Random | None = None,
+        telemetry: AlertTelemetry | None = None,
     ) -> None:
+        self._telemetry = telemetry or AlertTelemetry.unexported()
         self._pool = pool
         self._clock = clock
         self._channels = dict(channels)
@@ -106,6 +110,11 @@ class Dispatcher:
                     f" result after {lost.attempts} attempts",
                     now,
                     self._config,
+                    {
+                        "channel": str(lost.channel),
+                        "recipient_role": str(lost.recipient_role),
+                        "attempts": lost.attempts,
+                    },
                 )
             claimed = await claim_due(conn, now, lease_until, self._dispatch.batch)
         if claimed:
@@ -133,9 +142,20 @@ class Dispatcher:
             log.warning(kv("delivery_unrecorded", delivery_id=delivery.id,
                            error=type(exc).__name__))  # fmt: skip
             return
+        self._measure(item, finish, now)
         log.info(kv("delivery_" + finish.value, delivery_id=delivery.id,
                     channel=delivery.channel.value, attempt=delivery.attempt,
                     status=result.status_code or "-"))  # fmt: skip
+
+    def _measure(self, item: ClaimedDelivery, finish: Finish, answered: datetime) -> None:
+        """An attempt's figures, for /metrics (on the alerts' clock, as `due_at` is)."""
+        channel = item.delivery.channel.value
+        if finish is Finish.SENT:
+            if item.due_at is not None:
+                waited_s = max(0.0, (answered - item.due_at).total_seconds())
+                self._telemetry.alert_to_gateway.labels(channel=channel).observe(waited_s)
+        else:
+            self._telemetry.delivery_failures.labels(channel=channel, outcome=finish.value).inc()
 
     async def _record(
         self,
@@ -167,6 +187,11 @@ class Dispatcher:
                     f" failed after {delivery.attempt} attempt(s): {result.detail}",
                     now,
                     self._config,
+                    {
+                        "channel": delivery.channel.value,
+                        "recipient_role": str(item.recipient_role),
+                        "attempts": delivery.attempt,
+                    },
                 )
 
     async def _send(self, item: ClaimedDelivery) -> DeliveryResult:
@@ -185,13 +210,17 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Dispatch until cancelled; idle passes wait `poll_interval_s` real seconds."""
+        outage = OutageLog(log, "dispatch")
         while True:
             self._wakeup.clear()
             try:
                 busy = await self.dispatch_once()
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning(kv("dispatch_failed", error=type(exc).__name__))
+                outage.succeeded()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                outage.failed(exc, retrying="due deliveries")
                 busy = 0
             if not busy:
+                # Not wait_for: on 3.11 it can lose a stop (eldercare/stopping.py).
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self._dispatch.poll_interval_s)
+                    async with asyncio.timeout(self._dispatch.poll_interval_s):
+                        await self._wakeup.wait()

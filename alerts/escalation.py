@@ -12,8 +12,8 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from alerts.model import SYSTEM_ACTOR, Action, Alert, AlertState, HistoryEntry
-from alerts.policy import EscalationPolicy, EscalationStep
+from core.alerts import SYSTEM_ACTOR, Action, Alert, AlertState, HistoryEntry
+from core.policy import EscalationPolicy, EscalationStep
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 
 import asyncpg
@@ -21,7 +22,8 @@ from alerts.apply import apply_finding
 from alerts.config import AlertConfig
 from core.clock import Clock
 from core.findings import Finding
-from core.logs import kv
+from core.supervise import OutageLog
+from core.telemetry import AlertTelemetry
 from storage.findings import mark_taken, take_untaken_findings
 
 log = logging.getLogger("eldercare.alerts")
@@ -42,7 +44,9 @@ class FindingsFollower:
         on_deliveries: Callable[[], None] | None = None,
         batch: int = BATCH,
         poll_interval_s: float = POLL_INTERVAL_S,
+        telemetry: AlertTelemetry | None = None,
     ) -> None:
+        self._telemetry = telemetry or AlertTelemetry.unexported()
         self._pool = pool
         self._clock = clock
         self._config = config or AlertConfig()
@@ -71,6 +75,12 @@ class FindingsFollower:
                 deliveries += len(result.delivery_ids)
             await mark_taken(conn, [item.id for item in stored], now)
         self.taken += len(stored)
+        # Stored at the database's clock, so measured on the wall clock, not the alerts'.
+        applied_s = time.time()
+        for item in stored:
+            if item.recorded_at is not None:
+                waited_s = applied_s - item.recorded_at.timestamp()
+                self._telemetry.finding_to_alert.observe(max(0.0, waited_s))
         if deliveries and self._on_deliveries is not None:
             self._on_deliveries()
         return len(stored)
@@ -78,17 +88,22 @@ class FindingsFollower:
     async def run(self) -> None:
         """Take findings until cancelled."""
         limit = self._batch
+        outage = OutageLog(log, "alert_intake")
         while True:
             self._wakeup.clear()
             try:
                 count = await self.take_once(limit)
                 limit = self._batch
-            except (OSError, asyncpg.PostgresError) as exc:
+                outage.succeeded()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 # Maybe one finding the database refuses: go one at a time until a pass
                 # succeeds, so the rest are not held back longer than they must be.
-                log.warning(kv("alert_intake_failed", error=type(exc).__name__, batch=limit))
+                outage.failed(exc, retrying="the oldest findings, one at a time")
                 count, limit = 0, 1
                 await asyncio.sleep(self._poll_interval_s)
             if count < limit:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self._poll_interval_s)
+                    # Not wait_for: on 3.11 it returns normally when cancelled just as the
+                    # event is set, and the stop is lost (eldercare/stopping.py).
+                    async with asyncio.timeout(self._poll_interval_s):
+                        await self._wakeup.wait()

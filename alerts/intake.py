@@ -3,7 +3,8 @@
 One active alert per (home, kind): a repeat finding updates it. A finding that recurs
 within the reopen window after its alert was resolved opens a new alert linked to the
 earlier one. A clearing finding resolves low and medium alerts by itself; critical and
-high alerts wait for a person, and the clear is only noted.
+high alerts wait for a person, and the clear is only noted. A withdrawn finding (late
+data contradicts it) resolves its alert whatever the severity and stops its escalation.
 """
 
 from __future__ import annotations
@@ -16,15 +17,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from alerts import lifecycle
-from alerts.model import (
-    SYSTEM_ACTOR,
-    Action,
-    Alert,
-    Change,
-    HistoryEntry,
-    NewAlert,
-    Outcome,
-)
+from core.alerts import SYSTEM_ACTOR, Action, Alert, Change, HistoryEntry, NewAlert, Outcome
 from core.kinds import Severity
 from detectors.findings import Finding
 
@@ -77,6 +70,7 @@ class Verdict(enum.StrEnum):
     REPEATED = "repeated"
     AUTO_RESOLVED = "auto_resolved"
     CLEAR_NOTED = "clear_noted"
+    WITHDRAWN = "withdrawn"
     IGNORED = "ignored"
 
 
@@ -99,6 +93,8 @@ def decide(
 ) -> Decision:
     """What `finding` does, given the active alert and the latest resolved one for its
     (home, kind); `now` is the clock's time, recorded on automatic transitions."""
+    if finding.withdrawn:
+        return _withdraw(finding, active, now)
     if finding.clears:
         return _clear(finding, active, now)
     severity = config.severity_for(finding)
@@ -110,6 +106,7 @@ def decide(
             occurrences=active.occurrences + 1,
             last_seen_at=max(active.last_seen_at, finding.at),
             explanation=finding.explanation,
+            params=dict(finding.params),
             condition_cleared_at=None,  # the condition is back, whatever it said before
         )
         return Decision(Verdict.REPEATED, change=Change(repeated, ()))
@@ -124,6 +121,7 @@ def decide(
         kind=finding.kind,
         severity=severity,
         explanation=finding.explanation,
+        params=dict(finding.params),
         first_seen_at=finding.at,
         opened_at=now,
         reopened_from=reopen_from,
@@ -147,9 +145,34 @@ def _clear(finding: Finding, active: Alert | None, now: datetime) -> Decision:
         now,
         active.state,
         active.state,
-        {"explanation": finding.explanation, "at": finding.at.isoformat()},
+        {
+            "explanation": finding.explanation,
+            "at": finding.at.isoformat(),
+            "params": dict(finding.params),
+        },
     )
     return Decision(Verdict.CLEAR_NOTED, change=Change(cleared, (entry,)))
+
+
+def _withdraw(finding: Finding, active: Alert | None, now: datetime) -> Decision:
+    """The detectors withdrew the finding behind the alert (late data shows it was
+    wrong): whatever its severity, it is resolved and escalates no further, with the
+    reason first in its history."""
+    if active is None:
+        return Decision(Verdict.IGNORED, reason="withdrawal without an active alert")
+    entry = HistoryEntry(
+        Action.WITHDRAWN,
+        SYSTEM_ACTOR,
+        now,
+        active.state,
+        active.state,
+        {"explanation": finding.explanation, "at": finding.at.isoformat()},
+    )
+    withdrawn = dataclasses.replace(active, condition_cleared_at=finding.at)
+    change = lifecycle.resolve(
+        withdrawn, SYSTEM_ACTOR, now, Outcome.CONDITION_CLEARED, finding.explanation
+    )
+    return Decision(Verdict.WITHDRAWN, change=Change(change.alert, (entry, *change.history)))
 
 
 def opened_entry(alert: Alert) -> HistoryEntry:

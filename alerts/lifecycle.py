@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
-from alerts.model import (
+from core.alerts import (
     MAX_ACTOR_CHARS,
     MAX_NOTE_CHARS,
     Action,

@@ -6,45 +6,30 @@ same transaction as the alert change that made the decision.
 
 from __future__ import annotations
 
-import enum
+import dataclasses
 import random
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from alerts import templates
+from alerts import replies, templates
 from alerts.escalation import FiredStep
-from alerts.model import Alert
-from alerts.routing import ChannelKind, HomeRouting, Language, QuietHours, Recipient, Role
 from alerts.routing import recipients as recipients_for
 from alerts.throttle import quiet_hold_until
+from core.alerts import Alert
+from core.contacts import ChannelKind, HomeRouting, Language, QuietHours, Recipient, Role
 from core.kinds import Severity
+from core.outbox import (
+    HELD_FOR_DIGEST,
+    HELD_QUIET_HOURS,
+    DeliveryStatus,
+    DigestLine,
+    OutboxMessage,
+    Purpose,
+)
 
-
-class Purpose(enum.StrEnum):
-    """Why a message is sent."""
-
-    ALERT = "alert"
-    CHECKIN = "checkin"  # the voice call to the resident
-    DIGEST = "digest"
-    NOTE = "note"  # a line for a digest that is not an alert (the resident said "fine")
-
-
-class DeliveryStatus(enum.StrEnum):
-    """Where a delivery is (see the alert_deliveries table)."""
-
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
-    DIGESTED = "digested"
-    CANCELLED = "cancelled"
-
-
-HELD_QUIET_HOURS = "quiet_hours"
-HELD_RATE_LIMIT = "rate_limit"
-HELD_FOR_DIGEST = "digest_step"
+# Who is told how to act by replying to an alert SMS (family are not: they may not act).
+REPLYING_ROLES = frozenset({Role.PRIMARY_ADVISOR, Role.BACKUP_ADVISOR, Role.SUPERVISOR})
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,43 +57,6 @@ class RetryPolicy:
         bound = min(self.cap_delay_s, self.base_delay_s * 2 ** max(attempts_made - 1, 0))
         spread = (rng or random).uniform(0, self.jitter) if self.jitter else 0.0
         return bound * (1 + spread)
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxMessage:
-    """One delivery to write: who, on which channel, what, and when it may go."""
-
-    alert_id: int | None
-    home_id: str
-    purpose: Purpose
-    severity: Severity
-    channel: ChannelKind
-    address: str
-    recipient_role: Role
-    recipient_ref: str
-    language: Language
-    timezone: str
-    quiet_hours: QuietHours | None
-    rendered: templates.Rendered
-    status: DeliveryStatus
-    next_attempt_at: datetime
-    created_at: datetime
-    max_attempts: int
-    held_reason: str | None = None
-    payload: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.status not in (DeliveryStatus.PENDING, DeliveryStatus.DIGESTED):
-            raise ValueError("a new delivery is pending or digested")
-
-    @property
-    def rate_limited(self) -> bool:
-        """True when the per-recipient hourly limit applies to this message."""
-        return self.status is DeliveryStatus.PENDING and self.purpose is Purpose.ALERT
-
-    def into_digest(self, reason: str) -> OutboxMessage:
-        """The same message, to go out in the recipient's next digest instead."""
-        return replace(self, status=DeliveryStatus.DIGESTED, held_reason=reason)
 
 
 def plan_alert_messages(
@@ -146,9 +94,16 @@ def _message(
         alert, label, routing.timezone, contact.role, language, fired.index, fired.resumed
     )
     purpose, payload = Purpose.ALERT, {}
-    if endpoint.channel is ChannelKind.VOICE:
+    if endpoint.channel is ChannelKind.SMS and contact.role in REPLYING_ROLES:
+        # Staff may act by replying (alerts/replies.py); say how, in their language.
+        rendered = dataclasses.replace(rendered, text=f"{rendered.text}\n{replies.HELP[language]}")
+    if endpoint.channel is ChannelKind.VOICE and contact.role is Role.RESIDENT:
         purpose = Purpose.CHECKIN
         payload = {"script": templates.checkin_script(language)}
+    elif endpoint.channel is ChannelKind.VOICE:  # an advisor on duty: press 1 or 3
+        purpose = Purpose.CALL
+        what = templates.phrase(alert, language)
+        payload = {"script": replies.call_script(alert.id, label, what, language)}
     status, held, due = DeliveryStatus.PENDING, None, now
     if fired.step.digest and purpose is Purpose.ALERT:
         status, held = DeliveryStatus.DIGESTED, HELD_FOR_DIGEST
@@ -215,16 +170,6 @@ def plan_notes(
             )
         )
     return out
-
-
-@dataclass(frozen=True, slots=True)
-class DigestLine:
-    """A message held for a digest, as the digest needs it."""
-
-    delivery_id: int
-    home_id: str
-    summary: str
-    created_at: datetime
 
 
 def plan_digest(

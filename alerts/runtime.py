@@ -1,5 +1,6 @@
 """Running the alert stage: the findings follower, the escalation sweeper and the
-dispatcher, as named tasks of one TaskGroup, for as long as the caller's context lasts."""
+dispatcher, as named tasks of one TaskGroup, for as long as the caller's context lasts.
+Each runs under its own supervisor: one that fails is restarted alone, with backoff."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from alerts.channels.base import Channel
 from alerts.config import AlertConfig
 from alerts.dispatcher import DispatchConfig, Dispatcher
 from alerts.follower import FindingsFollower
-from alerts.routing import ChannelKind
 from alerts.sweeper import Sweeper
 from core.clock import Clock
+from core.contacts import ChannelKind
+from core.supervise import Stage, Supervisor
+from core.telemetry import AlertTelemetry
+from storage.errors import is_transient
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,16 +39,24 @@ async def running_alerts(
     channels: Mapping[ChannelKind, Channel],
     config: AlertConfig | None = None,
     dispatch: DispatchConfig | None = None,
+    telemetry: AlertTelemetry | None = None,
 ) -> AsyncIterator[AlertStage]:
     """Follower, sweeper and dispatcher running in the background until the block exits."""
     sweeper = Sweeper(pool, clock, config)
-    dispatcher = Dispatcher(pool, clock, channels, config, dispatch)
-    follower = FindingsFollower(pool, clock, config, on_deliveries=dispatcher.nudge)
+    dispatcher = Dispatcher(pool, clock, channels, config, dispatch, telemetry=telemetry)
+    follower = FindingsFollower(pool, clock, config, on_deliveries=dispatcher.nudge,
+                                telemetry=telemetry)  # fmt: skip
+    parts = {
+        "alerts-follower": follower.run,
+        "alerts-sweeper": sweeper.run,
+        "alerts-dispatcher": dispatcher.run,
+    }
     async with asyncio.TaskGroup() as group:
         tasks = [
-            group.create_task(follower.run(), name="alerts-follower"),
-            group.create_task(sweeper.run(), name="alerts-sweeper"),
-            group.create_task(dispatcher.run(), name="alerts-dispatcher"),
+            group.create_task(
+                Supervisor(Stage.loop(name, run), is_outage=is_transient).run(), name=name
+            )
+            for name, run in parts.items()
         ]
         try:
             yield AlertStage(follower, sweeper, dispatcher)

@@ -18,10 +18,11 @@ from alerts import escalation
 from alerts.apply import apply_escalation
 from alerts.config import AlertConfig
 from alerts.outbox import plan_digest
-from alerts.policy import policy_name_for
-from alerts.routing import ChannelKind
 from core.clock import Clock
+from core.contacts import ChannelKind
 from core.logs import kv
+from core.policy import policy_name_for
+from core.supervise import OutageLog
 from storage import alerts as alert_rows
 from storage.alerts_outbox import (
     attach_to_digest,
@@ -124,9 +125,11 @@ class Sweeper:
 
     async def run(self) -> None:
         """Sweep until cancelled; a database error is logged and the next pass retries."""
+        outage = OutageLog(log, "sweep")
         while True:
             try:
                 await self.sweep_once()
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning(kv("sweep_failed", error=type(exc).__name__))
+                outage.succeeded()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                outage.failed(exc, retrying="due escalations and digests")
             await asyncio.sleep(self._interval_s)

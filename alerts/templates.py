@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from alerts.model import Alert
-from alerts.routing import SYSTEM_HOME_ID, Language, Role
+from core.alerts import Alert
+from core.contacts import SYSTEM_HOME_ID, Language, Role
+from core.explain import explain
 from core.kinds import Category, Severity
+from core.outbox import Rendered
 
 ZH, EN = Language.ZH, Language.EN
 
@@ -33,7 +34,10 @@ KIND_PHRASES: Mapping[str, Mapping[Language, str]] = {
     "device_offline": {ZH: "设备离线", EN: "a device is offline"},
     "home_silent": {ZH: "所有设备均无信号", EN: "no device in the home is reporting"},
     "delivery_failed": {ZH: "通知无法送达", EN: "a notification could not be delivered"},
-    "pipeline_silent": {ZH: "系统收不到任何设备数据", EN: "no data arriving from any device"},
+    "pipeline_down": {ZH: "系统数据通道中断", EN: "the data pipeline is not delivering"},
+    "homes_silent": {ZH: "多户设备同时无信号", EN: "many homes went silent at once"},
+    "messages_missing": {ZH: "设备消息丢失", EN: "a device's messages go missing"},
+    "messages_rejected": {ZH: "设备发送无效消息", EN: "a device sends unreadable messages"},
 }
 SEVERITY_LABELS: Mapping[Severity, Mapping[Language, str]] = {
     Severity.CRITICAL: {ZH: "紧急", EN: "CRITICAL"},
@@ -53,20 +57,15 @@ CHECKIN_SCRIPTS: Mapping[Language, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    """A message in one language: subject, plain text, HTML, and a one-line summary."""
-
-    subject: str
-    text: str
-    html: str
-    summary: str  # one line, for digests
-
-
 def phrase(alert: Alert, language: Language) -> str:
     """What happened, in a few words."""
     by_kind = KIND_PHRASES.get(alert.kind)
     return (by_kind or CATEGORY_PHRASES[alert.category])[language]
+
+
+def details(alert: Alert, timezone: str, language: Language) -> str:
+    """The detector's finding in the recipient's language (its English as the fallback)."""
+    return explain(alert.kind, alert.params, language, timezone, alert.explanation)
 
 
 def local_time(moment: datetime, timezone: str) -> str:
@@ -115,7 +114,7 @@ def render_alert(
             f"住户：{label}",
             f"情况：{what}",
             f"时间：{when}（{timezone}）",
-            f"详情：{alert.explanation}",
+            f"详情：{details(alert, timezone, language)}",
             note,
             "请在控制台确认。",
         ]
@@ -129,7 +128,7 @@ def render_alert(
             f"Home: {label}",
             f"What: {what}",
             f"Since: {when} ({timezone})",
-            f"Details: {alert.explanation}",
+            f"Details: {details(alert, timezone, language)}",
             note,
             "Please acknowledge in the console.",
         ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from alerts.routing import QuietHours, Role
+from core.contacts import QuietHours, Role
 from core.kinds import Severity
 
 RATE_WINDOW_S = 3600

@@ -15,8 +15,11 @@ from api.auth.sessions import PrincipalCache
 from api.context import ALERT_HUB, AUDIT, BACKEND, CONTEXT, PRINCIPALS, ApiContext, BackendCache
 from api.errors import ApiError
 from api.events import AlertHub
+from api.headers import add_security_headers
 from api.routing import MAX_BODY_BYTES, ROUTES, Route, bind
+from core.supervise import Stage, Supervisor
 from storage.audit import AuditLog
+from storage.errors import is_transient
 
 log = logging.getLogger("eldercare.api")
 
@@ -43,9 +46,13 @@ async def errors_as_json(
 
 async def _services(app: web.Application) -> AsyncIterator[None]:
     """Run the audit writer and the alert feed for as long as the app runs."""
+    # Each under a supervisor: a failure restarts that task alone, never silently ends it.
+    parts = {"api-audit-writer": app[AUDIT].run, "api-alert-feed": app[ALERT_HUB].run}
     tasks = [
-        asyncio.create_task(app[AUDIT].run(), name="api-audit-writer"),
-        asyncio.create_task(app[ALERT_HUB].run(), name="api-alert-feed"),
+        asyncio.create_task(
+            Supervisor(Stage.loop(name, run), is_outage=is_transient).run(), name=name
+        )
+        for name, run in parts.items()
     ]
     try:
         yield
@@ -74,6 +81,7 @@ def create_app(context: ApiContext, routes: Iterable[Route]) -> web.Application:
     app[BACKEND] = BackendCache()
     app.cleanup_ctx.append(_services)
     app.on_shutdown.append(_end_streams)
+    app.on_response_prepare.append(add_security_headers)
     app[ROUTES] = tuple(routes)
     for route in app[ROUTES]:
         app.router.add_route(route.method, route.path, bind(route))

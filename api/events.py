@@ -78,7 +78,8 @@ class AlertHub:
     async def run(self) -> None:
         """Listen and deliver until cancelled; reconnect with backoff when the
         connection is lost (streams are ended then: their changes may have been missed)."""
-        backoff = Backoff(base_s=0.5, cap_s=30.0)
+        # Capped low: after an outage the consoles' live feed is back within seconds.
+        backoff = Backoff(base_s=0.5, cap_s=10.0)
         connected_before = False
         while True:
             try:

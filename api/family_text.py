@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from alerts.routing import Language
 from alerts.templates import CATEGORY_PHRASES, KIND_PHRASES
+from core.contacts import Language
 from core.kinds import Category
 from detectors.activity import LEAVE_CONFIRM_S
 from detectors.rooms import RoomKind, classify_room

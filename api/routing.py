@@ -7,7 +7,7 @@ cannot exist without a rule and a schema.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -24,9 +24,15 @@ from storage.audit import AuditEntry
 
 # Set by the auth middleware (None: anonymous).
 PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")
-# Set by a handler whose path names no home (an alert's detail) so the audit entry
-# still says whose data was read.
-AUDIT_HOME: web.RequestKey[str | None] = web.RequestKey("audit_home_id")
+# Set by a handler whose path names no home (an alert's detail, a list) so the audit
+# entry says whose data the answer carried: every home, none for an empty answer.
+AUDIT_HOMES: web.RequestKey[tuple[str, ...]] = web.RequestKey("audit_home_ids")
+# Set once a handler has written its own entries (a stream): no entry at the end.
+AUDIT_RECORDED: web.RequestKey[bool] = web.RequestKey("audit_recorded")
+# A refused request is recorded when it names a home or an object (403 and 404): who
+# tried to reach what, and why they could not.
+REFUSALS_RECORDED = frozenset({403, 404})
+MAX_REQUESTED_CHARS = 64
 MAX_BODY_BYTES = 64 * 1024
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -60,12 +66,21 @@ class Call(Generic[B]):
         return self.principal
 
     def audit_home(self, home_id: str | None) -> None:
-        """Name the home whose data this request reads, for the audit entry."""
-        self.request[AUDIT_HOME] = home_id
+        """Name the one home whose data this answer carries (None: no home's)."""
+        self.audit_homes([home_id] if home_id is not None else [])
 
-    async def record_read(self, action: str, home_id: str | None = None) -> None:
-        """Write an audit entry now (streams, which never "finish" successfully)."""
-        await _record(self.request, self.user, action, home_id)
+    def audit_homes(self, home_ids: Iterable[str]) -> None:
+        """Name every home whose data this answer carries, for the audit entry."""
+        self.request[AUDIT_HOMES] = tuple(dict.fromkeys(home_ids))
+
+    async def record_read(
+        self, action: str, home_id: str | None = None, home_ids: Iterable[str] = ()
+    ) -> None:
+        """Write an audit entry now (streams, which never "finish" successfully); the
+        route then writes none of its own."""
+        homes = tuple(home_ids) or ((home_id,) if home_id is not None else ())
+        self.request[AUDIT_RECORDED] = True
+        await _record(self.request, self.user, action, homes, _requested_home(self.request))
 
 
 Handler = Callable[[Call[Any]], Awaitable[web.StreamResponse | Mapping[str, Any]]]
@@ -166,14 +181,39 @@ def _check_csrf(request: web.Request, principal: Principal) -> None:
         raise ApiError(403, "csrf", f"send the session's CSRF token in {CSRF_HEADER}")
 
 
+def _requested_home(request: web.Request) -> str | None:
+    """The home the request names (path, else query), as sent (bounded)."""
+    named = request.match_info.get("home_id") or request.query.get("home_id")
+    return named[:MAX_REQUESTED_CHARS] if named else None
+
+
 async def _record(
-    request: web.Request, principal: Principal, action: str, home_id: str | None
+    request: web.Request,
+    principal: Principal,
+    action: str,
+    home_ids: tuple[str, ...],
+    requested: str | None,
+    refused: ApiError | None = None,
 ) -> None:
     context: ApiContext = request.app[CONTEXT]
     entry = AuditEntry(
-        context.wall_clock.now(), principal.username, action, request.path_qs, home_id
+        context.wall_clock.now(),
+        principal.username,
+        action,
+        request.path_qs,
+        home_ids=home_ids,
+        requested_home=requested,
+        outcome="read" if refused is None else "refused",
+        reason=refused.code if refused is not None else None,
     )
     await request.app[AUDIT].record(entry)
+
+
+async def _record_refusal(
+    request: web.Request, principal: Principal, route: Route, error: ApiError
+) -> None:
+    action = route.audit or f"{route.method} {route.path}"
+    await _record(request, principal, action, (), _requested_home(request), error)
 
 
 def bind(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -182,20 +222,27 @@ def bind(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
 
     async def handle(request: web.Request) -> web.StreamResponse:
         principal: Principal | None = request.get(PRINCIPAL)
-        if not route.public:
-            if principal is None:
-                raise unauthorized()
-            if principal.role not in route.roles:
-                raise forbidden()
-            _check_csrf(request, principal)
-        path = _parse(route.path_model, dict(request.match_info), "path")
-        query_data = {key: request.query.getone(key) for key in request.query}
-        query = _parse(route.query_model, query_data, "query")
-        body = await _read_body(request, route.body_model) if route.body_model else NoModel()
-        result = await route.handler(Call(request, principal, path, query, body))
-        if route.audit is not None and principal is not None:
-            home_id = request.get(AUDIT_HOME, getattr(path, "home_id", None))
-            await _record(request, principal, route.audit, home_id)
+        if not route.public and principal is None:
+            raise unauthorized()
+        try:
+            if not route.public:
+                assert principal is not None
+                if principal.role not in route.roles:
+                    raise forbidden()
+                _check_csrf(request, principal)
+            path = _parse(route.path_model, dict(request.match_info), "path")
+            query_data = {key: request.query.getone(key) for key in request.query}
+            query = _parse(route.query_model, query_data, "query")
+            body = await _read_body(request, route.body_model) if route.body_model else NoModel()
+            result = await route.handler(Call(request, principal, path, query, body))
+        except ApiError as error:
+            if principal is not None and not route.public and error.status in REFUSALS_RECORDED:
+                await _record_refusal(request, principal, route, error)
+            raise
+        if route.audit is not None and principal is not None and not request.get(AUDIT_RECORDED):
+            path_home = getattr(path, "home_id", None)
+            homes = request.get(AUDIT_HOMES, (path_home,) if path_home else ())
+            await _record(request, principal, route.audit, homes, _requested_home(request))
         if isinstance(result, web.StreamResponse):
             return result
         return json_response(result, route.status)

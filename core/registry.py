@@ -1,4 +1,4 @@
-"""The registry CSV (DESIGN.md): header `home_id,device_id,type,room[,timezone]`.
+"""The registry CSV (DESIGN.md): header `home_id,device_id,type,room[,timezone][,street]`.
 
 Parsing is all-or-nothing: the first bad row raises RegistryError naming its line,
 so an import never half-applies a file.
@@ -13,6 +13,7 @@ import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from core.csv_cells import csv_writer, original_cell
 from core.readings import DEVICE_ID_PATTERN, DeviceType
 
 HOME_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -34,6 +35,9 @@ class RegistryRow:
     room: str | None
     timezone: str
     line: int = field(default=0, compare=False)  # where it stood in its file, for errors
+    # The home's street (optional `street` column): homes of one street going silent
+    # together are one event for the detectors (a power or network cut).
+    street: str | None = None
 
     def __post_init__(self) -> None:
         if not HOME_ID_PATTERN.fullmatch(self.home_id):
@@ -42,6 +46,8 @@ class RegistryRow:
             raise ValueError(f"device_id {self.device_id!r} must match [A-Za-z0-9_-]{{1,64}}")
         if self.room is not None and len(self.room) > MAX_ROOM_CHARS:
             raise ValueError(f"room is longer than {MAX_ROOM_CHARS} characters")
+        if self.street is not None and len(self.street) > MAX_ROOM_CHARS:
+            raise ValueError(f"street is longer than {MAX_ROOM_CHARS} characters")
         check_timezone(self.timezone)
 
 
@@ -63,10 +69,12 @@ def parse_registry_csv(text: str, default_timezone: str) -> list[RegistryRow]:
         raise RegistryError(f"line 1: header lacks column(s) {', '.join(missing)}")
     rows: list[RegistryRow] = []
     seen: dict[str, int] = {}
-    for record in reader:
+    for raw in reader:
         line = reader.line_num
-        if None in record or any(record.get(c) is None for c in REQUIRED_COLUMNS):
+        if None in raw or any(raw.get(c) is None for c in REQUIRED_COLUMNS):
             raise RegistryError(f"line {line}: wrong number of fields")
+        # Cells we wrote with a leading apostrophe (core/csv_cells.py) read back as written.
+        record = {k: original_cell(v) if isinstance(v, str) else v for k, v in raw.items()}
         try:
             device_type = DeviceType(record["type"].strip())
         except ValueError:
@@ -89,6 +97,7 @@ def parse_registry_csv(text: str, default_timezone: str) -> list[RegistryRow]:
                     room=record["room"].strip() or None,
                     timezone=(record.get("timezone") or "").strip() or default_timezone,
                     line=line,
+                    street=(record.get("street") or "").strip() or None,
                 )
             )
         except ValueError as exc:
@@ -99,10 +108,14 @@ def parse_registry_csv(text: str, default_timezone: str) -> list[RegistryRow]:
 
 
 def format_registry_csv(rows: Iterable[RegistryRow]) -> str:
-    """Write rows as registry CSV text with the timezone column."""
+    """Write rows as registry CSV text with the timezone column (and the street column
+    when any row has a street)."""
+    rows = list(rows)
+    streets = any(row.street for row in rows)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*REQUIRED_COLUMNS, "timezone"])
+    writer = csv_writer(out, lineterminator="\n")
+    writer.writerow([*REQUIRED_COLUMNS, "timezone", *(["street"] if streets else [])])
     for row in rows:
-        writer.writerow([row.home_id, row.device_id, row.type.value, row.room or "", row.timezone])
+        fields = [row.home_id, row.device_id, row.type.value, row.room or "", row.timezone]
+        writer.writerow([*fields, row.street or ""] if streets else fields)
     return out.getvalue()

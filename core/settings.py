@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import zoneinfo
 from collections.abc import Callable, Mapping
@@ -11,6 +12,10 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import platformdirs
+
+from core.logs import LOG_FORMATS
+from core.pipeline import WORKER_ID_PATTERN
+from core.retention import DEFAULT_DAYS, KINDS, MIN_AUDIT_DAYS, RetentionError, RetentionPolicy
 
 
 class SettingsError(ValueError):
@@ -109,6 +114,13 @@ def parse_smtp_url(url: str) -> SmtpTarget:
     return SmtpTarget(u.host, u.port, u.username, u.password, use_tls=u.secure)
 
 
+def _share_group(text: str) -> str:
+    """A `$share` group name, or empty for none: one topic level, no wildcards."""
+    if any(c in text for c in "/+#") or text != text.strip():
+        raise ValueError(f"expected a group name without '/', '+', '#' or spaces, got {text!r}")
+    return text
+
+
 def _http_base(text: str) -> str:
     if not text.startswith(("http://", "https://")):
         raise ValueError("expected an http:// or https:// URL")
@@ -132,6 +144,20 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise ValueError("must be a positive number of seconds")
+    return value
+
+
+def _worker_id(text: str) -> str:
+    # The id names the worker's heartbeat topic (core/pipeline.py) as well as its session.
+    if not WORKER_ID_PATTERN.fullmatch(text):
+        raise ValueError("must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -")
+    return text
+
+
 def _timezone(text: str) -> str:
     try:
         zoneinfo.ZoneInfo(text)
@@ -140,16 +166,73 @@ def _timezone(text: str) -> str:
     return text
 
 
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(text: str) -> tuple[IpNetwork, ...]:
+    """Comma-separated IP addresses or networks (CIDR) → networks."""
+    found = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            found.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"expected IP addresses or networks (CIDR), got {part!r}") from None
+    return tuple(found)
+
+
+def _host_list(text: str) -> tuple[str, ...]:
+    """Comma-separated host names, IP addresses or networks (CIDR), lower-cased."""
+    hosts = tuple(h.strip().lower() for h in text.split(",") if h.strip())
+    for host in hosts:
+        if any(c.isspace() or c in "@?#" for c in host) or "://" in host:
+            raise ValueError(f"expected host names or addresses, got {host!r}")
+    return hosts
+
+
 def _database_url(text: str) -> str:
     if not text.startswith(("postgresql://", "postgres://")):
         raise ValueError("expected postgresql://user@host:port/dbname")
+    try:
+        urlsplit(text).port  # noqa: B018 (parsing is the check)
+    except ValueError as exc:
+        raise ValueError(f"bad port: {exc}") from exc
     return text
+
+
+def parse_nats_urls(text: str) -> tuple[str, ...]:
+    """`nats://[user:pass@]host:4222[,nats://...]`: every node of the cluster, so the
+    client can start from any of them and the streams know how many replicas to keep."""
+    urls = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not urls:
+        raise ValueError("expected nats://host:4222[,nats://host2:4222...]")
+    for url in urls:
+        _service_url(url, "nats", "tls", (4222, 4222))
+    return urls
+
+
+def _worker_share(text: str) -> tuple[int, int]:
+    index, sep, count = text.partition("/")
+    try:
+        share = (int(index), int(count))
+    except ValueError:
+        share = (-1, 0)
+    if not sep or not 0 <= share[0] < share[1]:
+        raise ValueError(f"expected INDEX/COUNT with 0 <= INDEX < COUNT (e.g. 0/2), got {text!r}")
+    return share
 
 
 def _mqtt_protocol(text: str) -> str:
     if text not in ("5", "3.1.1"):
         raise ValueError("must be 5 or 3.1.1")
     return text
+
+
+def _log_format(text: str) -> str:
+    if text.lower() not in LOG_FORMATS:
+        raise ValueError("must be text or json")
+    return text.lower()
 
 
 def _log_level(text: str) -> str:
@@ -167,6 +250,9 @@ class SettingSpec:
     default: str | None
     description: str
     parse: Callable[[str], Any]
+    # Whether an empty value is a value of its own (`X=` turns a feature off) rather
+    # than "use the default".
+    empty_is_value: bool = False
 
 
 SETTINGS: tuple[SettingSpec, ...] = (
@@ -183,6 +269,36 @@ SETTINGS: tuple[SettingSpec, ...] = (
         None,
         "broker URL mqtt://user:pass@host:1883; unset means an in-process broker",
         parse_mqtt_url,
+    ),
+    SettingSpec(
+        "ELDERCARE_BROKER_ADMIN_URL",
+        "broker_admin_url",
+        None,
+        "the broker's dynamic-security admin login mqtt://admin:pass@host:1883, for"
+        " `eldercare broker init` and `eldercare devices credentials`",
+        parse_mqtt_url,
+    ),
+    SettingSpec(
+        "ELDERCARE_NATS_URL",
+        "nats_url",
+        None,
+        "NATS JetStream cluster nats://host:4222[,nats://host2:4222...] (every node) as"
+        " ingest's transport and the log to the detectors; unset means MQTT as above",
+        parse_nats_urls,
+    ),
+    SettingSpec(
+        "ELDERCARE_NATS_PARTITIONS",
+        "nats_partitions",
+        "64",
+        "partitions of the committed-readings stream (by home); fixed for a cluster's life",
+        _positive_int,
+    ),
+    SettingSpec(
+        "ELDERCARE_DETECTOR_SHARE",
+        "detector_share",
+        "0/1",
+        "with NATS: this detector worker's share of the partitions, INDEX/COUNT",
+        _worker_share,
     ),
     SettingSpec(
         "ELDERCARE_SIMULATOR_MQTT_URL",
@@ -286,15 +402,17 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "ELDERCARE_INGEST_CLIENT_ID",
         "ingest_client_id",
         "eldercare-ingest-1",
-        "fixed MQTT client id of this ingest worker (its persistent session)",
-        str,
+        "fixed MQTT client id of this ingest worker (its persistent session and the name"
+        " of its heartbeat topic)",
+        _worker_id,
     ),
     SettingSpec(
         "ELDERCARE_INGEST_SHARE_GROUP",
         "ingest_share_group",
         "ingest",
         "shared-subscription group for ingest workers (MQTT 5); empty to disable",
-        str,
+        _share_group,
+        empty_is_value=True,
     ),
     SettingSpec(
         "ELDERCARE_INGEST_BATCH_SIZE",
@@ -315,6 +433,30 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "ingest_max_inflight",
         "4000",
         "unacknowledged messages held before ingest stops reading (backpressure)",
+        _positive_int,
+    ),
+    SettingSpec(
+        "ELDERCARE_INGEST_MAX_AGE_DAYS",
+        "ingest_max_age_days",
+        "400",
+        "a reading older than this many days on arrival is a dead letter (stale_timestamp),"
+        " as is one from over a day before its device was registered",
+        _positive_int,
+    ),
+    SettingSpec(
+        "ELDERCARE_INGEST_HEARTBEAT_S",
+        "ingest_heartbeat_s",
+        "10",
+        "seconds between an ingest worker's heartbeats through the broker (the pipeline's"
+        " proof that it delivers)",
+        _positive_seconds,
+    ),
+    SettingSpec(
+        "ELDERCARE_INGEST_DEAD_LETTERS_PER_DEVICE_HOUR",
+        "ingest_dead_letters_per_device_hour",
+        "60",
+        "dead letters kept (first 2 KiB, size and SHA-256) per device an hour; past it only"
+        " counts are kept",
         _positive_int,
     ),
     SettingSpec(
@@ -349,10 +491,98 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "ELDERCARE_API_SECURE_COOKIES",
         "api_secure_cookies",
-        "false",
-        "mark the console's session cookie Secure: set true when it is served over https"
-        " (behind a TLS proxy)",
+        "true",
+        "mark the session cookie Secure and send HSTS (the console is served over https,"
+        " behind a TLS proxy); false only for plain-http use on this machine",
         _yes_no,
+    ),
+    SettingSpec(
+        "ELDERCARE_API_TRUSTED_PROXIES",
+        "api_trusted_proxies",
+        None,
+        "addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For is believed"
+        " (sign-in throttling per client); unset: the peer address is the client",
+        _networks,
+    ),
+    SettingSpec(
+        "ELDERCARE_API_HEADER_TIMEOUT_S",
+        "api_header_timeout_s",
+        "10",
+        "seconds a connection has to send a request's headers (and an idle connection is"
+        " kept) before it is closed (slow-header attacks)",
+        _positive_int,
+    ),
+    SettingSpec(
+        "ELDERCARE_API_TOKEN_DAYS",
+        "api_token_days",
+        "90",
+        "days an integration token lasts unless its creator says otherwise",
+        _positive_int,
+    ),
+    SettingSpec(
+        "ELDERCARE_METRICS_TOKEN",
+        "metrics_token",
+        None,
+        f"bearer token Prometheus sends for /metrics (at least {MIN_SECRET_CHARS} characters);"
+        " unset: /metrics answers only on ELDERCARE_METRICS_PORT",
+        _secret,
+    ),
+    SettingSpec(
+        "ELDERCARE_METRICS_PORT",
+        "metrics_port",
+        None,
+        "serve /metrics without a token on 127.0.0.1 at this port (a local scraper)",
+        _tcp_port,
+    ),
+    SettingSpec(
+        "ELDERCARE_WEBHOOK_ALLOWED_HOSTS",
+        "webhook_allowed_hosts",
+        None,
+        "host names, addresses or networks (CIDR) webhooks may reach although they are"
+        " not public (loopback, private, link-local); unset: public addresses only",
+        _host_list,
+    ),
+    SettingSpec(
+        "ELDERCARE_RETENTION_READINGS_DAYS",
+        "retention_readings_days",
+        str(DEFAULT_DAYS["readings"]),
+        "days raw readings are kept (13 months: a year of seasons and a month to compare)",
+        _positive_int,
+    ),
+    SettingSpec(
+        "ELDERCARE_RETENTION_DEAD_LETTERS_DAYS",
+        "retention_dead_letters_days",
+        str(DEFAULT_DAYS["dead_letters"]),
+        "days refused messages (dead letters) and their counts are kept",
+        _positive_int,
+    ),
+    SettingSpec(
+        "ELDERCARE_RETENTION_FINDINGS_DAYS",
+        "retention_findings_days",
+        str(DEFAULT_DAYS["findings"]),
+        "days the detectors' findings are kept",
+        _positive_int,
+    ),
+    SettingSpec(
+        "ELDERCARE_RETENTION_ALERTS_DAYS",
+        "retention_alerts_days",
+        str(DEFAULT_DAYS["alerts"]),
+        "days a resolved alert is kept, with its history and the messages sent about it",
+        _positive_int,
+    ),
+    SettingSpec(
+        "ELDERCARE_RETENTION_AUDIT_DAYS",
+        "retention_audit_days",
+        str(DEFAULT_DAYS["audit"]),
+        f"days audit log entries are kept (at least {MIN_AUDIT_DAYS})",
+        _positive_int,
+    ),
+    SettingSpec(
+        "ELDERCARE_RETENTION_INTERVAL_S",
+        "retention_interval_s",
+        "3600",
+        "seconds between retention runs inside `eldercare run` (and `retention run --repeat`)",
+        _positive_int,
     ),
     SettingSpec(
         "ELDERCARE_LOG_LEVEL",
@@ -360,6 +590,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "INFO",
         "DEBUG, INFO, WARNING or ERROR",
         _log_level,
+    ),
+    SettingSpec(
+        "ELDERCARE_LOG_FORMAT",
+        "log_format",
+        "text",
+        "text (time level logger event key=value ...) or json (one object a line, the same"
+        " fields, for log shippers)",
+        _log_format,
     ),
 )
 
@@ -370,6 +608,10 @@ class Settings:
 
     database_url: str | None
     mqtt_url: MqttTarget | None
+    broker_admin_url: MqttTarget | None
+    nats_url: tuple[str, ...] | None
+    nats_partitions: int
+    detector_share: tuple[int, int]
     simulator_mqtt_url: MqttTarget | None
     simulator_device_password_template: str | None
     smtp_url: SmtpTarget | None
@@ -389,12 +631,28 @@ class Settings:
     ingest_batch_size: int
     ingest_flush_ms: int
     ingest_max_inflight: int
+    ingest_max_age_days: int
+    ingest_heartbeat_s: float
+    ingest_dead_letters_per_device_hour: int
     dispatch_send_timeout_s: int
     dispatch_lease_s: int
     api_host: str
     api_port: int
     api_secure_cookies: bool
+    api_trusted_proxies: tuple[IpNetwork, ...] | None
+    api_header_timeout_s: int
+    api_token_days: int
+    metrics_token: str | None
+    metrics_port: int | None
+    webhook_allowed_hosts: tuple[str, ...] | None
+    retention_readings_days: int
+    retention_dead_letters_days: int
+    retention_findings_days: int
+    retention_alerts_days: int
+    retention_audit_days: int
+    retention_interval_s: int
     log_level: str
+    log_format: str
 
     def __repr__(self) -> str:  # the database URL may carry a password
         return f"Settings(data_dir={self.data_dir!s}, mqtt={self.mqtt_url!r})"
@@ -405,7 +663,9 @@ class Settings:
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         for spec in SETTINGS:
-            raw = env.get(spec.env) or spec.default
+            raw = env.get(spec.env)
+            if raw is None or (raw == "" and not spec.empty_is_value):
+                raw = spec.default
             if raw is None:
                 values[spec.field] = None
                 continue
@@ -431,7 +691,23 @@ class Settings:
                 "ELDERCARE_DISPATCH_LEASE_S: must exceed ELDERCARE_DISPATCH_SEND_TIMEOUT_S,"
                 " or a slow gateway would see one message from two dispatchers"
             )
+        try:
+            retention_policy(values)
+        except RetentionError as exc:
+            raise SettingsError(f"ELDERCARE_RETENTION_*: {exc}") from exc
         return cls(**values)
+
+    @property
+    def retention(self) -> RetentionPolicy:
+        """How long each kind of data is kept."""
+        return retention_policy(
+            {f"retention_{kind}_days": getattr(self, f"retention_{kind}_days") for kind in KINDS}
+        )
+
+
+def retention_policy(values: Mapping[str, Any]) -> RetentionPolicy:
+    """The retention policy from settings' values (field names as in Settings)."""
+    return RetentionPolicy(**{f"{kind}_days": values[f"retention_{kind}_days"] for kind in KINDS})
 
 
 def settings_help() -> str:

@@ -51,6 +51,7 @@ def check_long_absence(home: HomeState, now: float, out: list[Finding]) -> float
             now,
             f"out since {home.clock.clock_text(left)} ({duration_text(now - left)}) with no "
             "absence declared: longer than any usual outing",
+            params={"since_at": round(left)},
         )
     )
     return INF

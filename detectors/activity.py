@@ -105,12 +105,16 @@ def note_activity(
     room_bit: int,
     blind: list[list[float]],
     out: list[Finding],
+    arrived: float = 0.0,
 ) -> float:
-    """Take one sign of life; returns when the home's timers must look next (INF: no
-    earlier than already planned)."""
+    """Take one sign of life (arrived at `arrived`: later than `ts` for late data);
+    returns when the home's timers must look next (INF: no earlier than planned)."""
     day = home.day
     assert day is not None  # the engine opens a day record before any event
     previous = home.last_act
+    if home.inact_notified_at > ts > home.inact_reported_for >= 0:
+        # Late data: the person showed a sign of life inside a silence already reported.
+        withdraw_inactivity(home, ts, max(arrived, ts), out)
     if ts <= previous:  # another device's older reading: count it, do not move time back
         day.events += 1
         return INF
@@ -157,6 +161,8 @@ def note_activity(
     sod = home.clock.second_of_day(ts)
     day.events += 1
     day.hourly[int(sod // 3600)] += 1
+    if day.first_act < 0 and WAKE_EARLIEST_S <= sod < NOON_S:
+        day.first_act = ts - day.start
     if day.wake >= 0:
         since_wake = ts - day.start - day.wake
         if since_wake < MORNING_LAST_S:
@@ -212,5 +218,38 @@ def _check_wandering(home: HomeState, ts: float, out: list[Finding]) -> None:
             ts,
             f"up and about at night: {day.night_events} movements in {rooms} rooms since "
             f"midnight, {day.night_other} of them outside the bedroom and bathroom{usual}",
+            params={"movements": day.night_events, "rooms": rooms, "outside": day.night_other}
+            | ({} if b is None else {"usual_max": int(other_limit)}),
         )
     )
+
+
+def withdraw_inactivity(home: HomeState, ts: float, at: float, out: list[Finding]) -> None:
+    """Withdraw the inactivity finding of the current episode: data that arrived late
+    shows a sign of life at `ts`, inside the silence it reported."""
+    kind = home.inact_kind or "motion_inactivity"
+    out.append(
+        finding_at(
+            home.home_id,
+            Category.INACTIVITY,
+            kind,
+            Severity.INFO,
+            at,
+            f"withdrawn: data that arrived late shows activity at "
+            f"{home.clock.clock_text(ts)}, inside the silence reported at "
+            f"{home.clock.clock_text(home.inact_notified_at)}",
+            clears=True,
+            withdrawn=True,
+            params={
+                "variant": "withdrawn",
+                "seen_at": round(ts),
+                "reported_at": round(home.inact_notified_at),
+            },
+        )
+    )
+    home.inact_reported_for = -1.0
+    home.inact_notified_at = NEVER
+    home.inact_kind = ""
+    home.water_inact_reported_for = -1.0
+    if home.day is not None:
+        home.day.flagged = False

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from core.clock import ManualClock
 from core.kinds import Category
+from core.pipeline import HEARTBEAT_TOPIC_PREFIX
 from core.readings import Reading
 from core.registry import RegistryRow
 from detectors.engine import Engine
@@ -41,6 +42,7 @@ from detectors.recording import (
     split_line,
 )
 from detectors.settings import DEFAULT_HOME_SETTINGS, EngineSettings, HomeSettings
+from ingest.wire import decode_heartbeat
 
 # How often the absence timers run in simulated time. Finer ticks shave detection
 # delay below a minute but cost a heap peek each; a minute is finer than any rule.
@@ -238,17 +240,16 @@ def _run_partition(job: _Job) -> _Part:
     own = {row.device_id.encode(): (row.device_id, fast_parser(row.type)) for row in own_rows}
     foreign = {row.device_id.encode() for row in job.rows if row.device_id not in own_devices}
     rejected: Counter[str] = Counter()
-    messages = readings = 0
+    messages = readings = heartbeats = 0
     fast = 0  # readings taken by the fast path
     last_received = from_epoch(0.0)
     feed = engine.feed_into
     feed_fields = engine.feed_fields
     out = replay.out
-    # Another partition's lines only tell the clock and the pipeline guard that time
-    # passed and data flowed. Within a minute that has no tick or absence left to run
-    # (`quiet_minute`, the ts text's first 16 characters), they are not even parsed:
-    # only the latest one is kept (`heard`) and told to the engine before anything
-    # that could read it (a tick, or a reading while the guard has the rules paused).
+    # Another partition's lines only tell the clock that time passed. Within a minute
+    # that has no tick or absence left to run (`quiet_minute`, the ts text's first 16
+    # characters), they are not even parsed: only the latest one is kept (`heard`) and
+    # the clock moved to it before anything that could read it (a tick, another line).
     quiet_minute = b"\x00"
     heard = b""
     # Own readings before this instant need no clock work (no tick, no absence due).
@@ -260,7 +261,6 @@ def _run_partition(job: _Job) -> _Part:
         heard = b""
         if ts is not None:
             replay.advance(ts)
-            engine.note_alive(ts, out)
 
     def moved(ts: float, text: bytes) -> bytes:
         """Run the clock to `ts`; the minute that is now quiet (or none)."""
@@ -297,7 +297,6 @@ def _run_partition(job: _Job) -> _Part:
                         ts = line_ts(raw)  # only moves the clock
                         if ts is not None:
                             quiet_minute = moved(ts, raw[at : at + 16] if utc else b"\x00")
-                            engine.note_alive(ts, out)
                         continue
                 else:
                     fields = info[1](raw, slash)
@@ -310,8 +309,10 @@ def _run_partition(job: _Job) -> _Part:
                             quiet_minute = moved(ts, raw[at : at + 16])
                         elif ts > replay.last:
                             replay.last = ts
-                        if heard and engine.pipeline_suspended:
-                            hear()
+                        elif ts < replay.last:
+                            # Written where it was delivered, later than it was measured:
+                            # it arrives now.
+                            fields = (ts, replay.last, *fields[2:])
                         fast += 1
                         feed_fields(info[0], *fields, out)
                         continue
@@ -325,20 +326,27 @@ def _run_partition(job: _Job) -> _Part:
             # An unreadable ts is rejected by the decoder; the last arrival stands in.
             received_at = line.ts if line.ts is not None else last_received
             last_received = received_at
-            reading = decode_line(line, types.get, received_at)
-            if not isinstance(reading, Reading):
-                if job.index == 0:  # rejections are counted once, by the first partition
-                    messages += 1
-                    rejected[reading.reason] += 1
-                continue
             ts = received_at.timestamp()
-            replay.advance(ts)
-            if reading.device_id not in own_devices:
-                engine.note_alive(ts, out)
-                continue
-            messages += 1
-            readings += 1
-            feed(reading, out)
+            if line.topic.startswith(HEARTBEAT_TOPIC_PREFIX):
+                beat = decode_heartbeat(line.topic, line.payload, received_at)
+                if beat is not None:  # an ingest heartbeat: the pipeline delivered until then
+                    replay.advance(ts)
+                    engine.heartbeat(beat.worker, ts, out)
+                    heartbeats += 1
+                    continue
+            arrived = max(ts, replay.last)
+            for reading in decode_line(line, types.get, received_at):
+                if not isinstance(reading, Reading):
+                    if job.index == 0:  # rejections are counted once, by the first partition
+                        messages += 1
+                        rejected[reading.reason] += 1
+                    continue
+                replay.advance(ts)
+                if reading.device_id not in own_devices:
+                    continue
+                messages += 1
+                readings += 1
+                feed(reading, out, arrived)
     if heard:
         hear()
     replay.finish()

@@ -44,6 +44,13 @@ ROUTINE_FLOORS = (
     EVENTS_SCALE_FLOOR,
     AWAY_SCALE_FLOOR_S,
 )
+# A home with at most this many motion sensors is sparse: its cold-start daytime silence
+# limit is longer by SPARSE_COLD_EXTRA_S for each sensor short of SPARSE_PIRS + 1 (one
+# sensor misses the person in every other room), and its morning deadline by as much.
+SPARSE_PIRS = 2
+SPARSE_COLD_EXTRA_S = 90 * 60.0
+# A sparse home's learned silence limits go up to this (its own normal, whatever it is).
+SPARSE_CAP_S = 24 * 3600.0
 # Fewer valid days than this for a feature and it is left out of routine scoring.
 MIN_FEATURE_DAYS = 7
 # An hour whose usual (median) count of signs of life is at least this is an awake hour,
@@ -81,6 +88,9 @@ class Baseline:
     # getting up is "barely moving" (NaN: not learnable), and the usual (median) count.
     morning_low: tuple[float, ...] = ()
     morning_usual: tuple[float, ...] = ()
+    # 90th percentile of the first sign of life after 04:00: the morning deadline of a
+    # home whose sensors cannot tell when the person gets up (NaN: not learnable).
+    first_act_late_s: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (NaN written as None)."""
@@ -164,8 +174,15 @@ def column_quantile(values: np.ndarray, q: float) -> np.ndarray:
     return np.where(valid > 0, result, np.nan)
 
 
-def _silence_thresholds(gaps: np.ndarray, settings: HomeSettings) -> tuple[float, ...]:
-    """Per-slot silence threshold: upper quantile of daily longest silences plus buffers."""
+def _silence_thresholds(
+    gaps: np.ndarray,
+    settings: HomeSettings,
+    sparse: bool = False,
+    every_gap: np.ndarray | None = None,
+) -> tuple[float, ...]:
+    """Per-slot silence threshold: upper quantile of daily longest silences plus buffers;
+    for a `sparse` home (one or two motion sensors, or only a meter) never below the
+    longest silence its sensors showed in that part of the day, plus the buffer."""
     a = settings.activity
     masked = np.where(gaps < 0, np.nan, gaps)  # -1 marks a slot the person spent away
     enough = np.sum(np.isfinite(masked), axis=0) >= MIN_FEATURE_DAYS
@@ -181,21 +198,72 @@ def _silence_thresholds(gaps: np.ndarray, settings: HomeSettings) -> tuple[float
     thr = smooth * (1.0 + relative) + a.learned_buffer_s
     thr = np.maximum(thr, a.learned_floor_s)
     awake = q90 < AWAKE_SLOT_Q90_S
-    thr = np.minimum(thr, np.where(awake, a.awake_cap_s, a.night_cap_s))
+    # The caps are never tighter than the silences this home's own sensors show on an
+    # ordinary day: a home whose only sensor is in the hall is quiet while its resident
+    # sits in the bedroom, and that is not an alarm.
+    longest = np.max(gaps, axis=0)  # -1 (away) never exceeds a real silence
+    for shift in range(1, SMOOTHING_SLOTS + 1):
+        longest = np.maximum(longest, np.maximum(np.roll(longest, shift), np.roll(longest, -shift)))
+    # (A day out nobody declared is not a silence to learn beyond the night cap.)
+    own = np.minimum(longest + a.learned_buffer_s, a.night_cap_s)
+    thr = np.minimum(thr, np.maximum(np.where(awake, a.awake_cap_s, a.night_cap_s), own))
+    if sparse and every_gap is not None:
+        # A sparse home's sensors cannot tell a nap in an unseen room, or an outing, from
+        # a silence: no limit tighter than the longest silence it showed in the weeks
+        # learned from (`every_gap`: days with a finding included, for such a home's
+        # long silences are mostly its habits), by night and by day; by day, silences
+        # move about (a nap at one o'clock or at four), so none tighter than its longest
+        # daytime one. Only a silence of a day or more is never normal.
+        every = np.where(every_gap < 0, 0.0, every_gap)
+        normal = np.max(every, axis=0)
+        for shift in range(1, SMOOTHING_SLOTS + 1):
+            normal = np.maximum(normal, np.maximum(np.roll(normal, shift), np.roll(normal, -shift)))
+        normal = np.minimum(normal + a.learned_buffer_s, SPARSE_CAP_S)
+        slots = np.arange(SLOTS_PER_DAY) * SLOT_S
+        day = (slots >= a.cold_day_starts_s) & (slots < a.cold_day_ends_s)
+        thr = np.maximum(thr, normal)
+        thr = np.where(day, np.maximum(thr, np.max(np.where(day, normal, 0.0))), thr)
     cold = np.asarray(cold_silence_thresholds(settings))
     thr = np.where(enough, thr, cold)
     return tuple(float(v) for v in thr)
 
 
-def cold_silence_thresholds(settings: HomeSettings) -> tuple[float, ...]:
-    """Cold-start per-slot silence thresholds: generous by night, firm by day."""
+def cold_silence_thresholds(
+    settings: HomeSettings, pirs: int = 5, entrance: bool = True
+) -> tuple[float, ...]:
+    """Cold-start per-slot silence thresholds: generous by night, firm by day (less firm
+    for a home with one or two motion sensors, which miss much of what the person does,
+    or without an entrance sensor, which cannot tell an outing from a silence)."""
     a = settings.activity
+    if not entrance:
+        pirs = min(pirs, SPARSE_PIRS)
+    extra = SPARSE_COLD_EXTRA_S * max(0, SPARSE_PIRS + 1 - pirs) if pirs <= SPARSE_PIRS else 0.0
+    day_s = a.cold_day_silence_s + extra
     out = []
     for slot in range(SLOTS_PER_DAY):
         start = slot * SLOT_S
         day = a.cold_day_starts_s <= start < a.cold_day_ends_s
-        out.append(a.cold_day_silence_s if day else a.cold_night_silence_s)
+        out.append(day_s if day else a.cold_night_silence_s)
     return tuple(out)
+
+
+def grown_cold_thresholds(
+    cold: tuple[float, ...], history: Sequence[Sequence[float]], settings: HomeSettings
+) -> tuple[float, ...]:
+    """Cold-start thresholds never tighter than the longest silences of the days seen so
+    far (before a baseline can be fitted): the first week of a home learns too."""
+    rows = [row for row in history if len(row) > d.F_GAP and row[d.F_FLAGGED] <= 0]
+    if not rows:
+        return cold
+    a = settings.activity
+    longest = np.max(np.asarray([row[d.F_GAP : d.F_GAP + SLOTS_PER_DAY] for row in rows]), axis=0)
+    smooth = longest.copy()
+    for shift in range(1, SMOOTHING_SLOTS + 1):
+        smooth = np.maximum(smooth, np.maximum(np.roll(longest, shift), np.roll(longest, -shift)))
+    grown = np.minimum(
+        smooth * (1.0 + a.learned_relative_buffer) + a.learned_buffer_s, a.night_cap_s
+    )
+    return tuple(float(v) for v in np.maximum(np.asarray(cold), grown))
 
 
 def _robust(values: np.ndarray, floor: float) -> tuple[float, float]:
@@ -208,22 +276,26 @@ def _robust(values: np.ndarray, floor: float) -> tuple[float, float]:
 
 
 def fit_baseline(
-    history: Sequence[Sequence[float]] | np.ndarray, settings: HomeSettings
+    history: Sequence[Sequence[float]] | np.ndarray, settings: HomeSettings, sparse: bool = False
 ) -> Baseline | None:
-    """Fit a home's baseline from its closed day summaries; None until enough days."""
+    """Fit a home's baseline from its closed day summaries; None until enough days.
+    `sparse`: the home has at most SPARSE_PIRS motion sensors (see _silence_thresholds)."""
     if not isinstance(history, np.ndarray):
-        # State saved before the morning counts existed holds shorter days: pad them.
+        # State saved by older versions holds shorter days: pad them.
         history = [
-            [*row, *[d.NONE] * (d.SUMMARY_LEN - len(row))] if len(row) == d.OLD_SUMMARY_LEN else row
+            [*row, *[d.NONE] * (d.SUMMARY_LEN - len(row))]
+            if d.OLD_SUMMARY_LEN <= len(row) < d.SUMMARY_LEN
+            else row
             for row in history
         ]
     arr = np.asarray(history, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[0] < settings.activity.min_baseline_days:
         return None
-    if arr.shape[1] == d.OLD_SUMMARY_LEN:  # kept before the morning counts existed
+    if d.OLD_SUMMARY_LEN <= arr.shape[1] < d.SUMMARY_LEN:  # kept by an older version
         arr = np.hstack([arr, np.full((arr.shape[0], d.SUMMARY_LEN - arr.shape[1]), d.NONE)])
     if arr.shape[1] != d.SUMMARY_LEN:
         raise ValueError(f"day summaries must have {d.SUMMARY_LEN} values")
+    every_gap = arr[:, d.F_GAP : d.F_GAP + SLOTS_PER_DAY]
     flagged = arr[:, d.F_FLAGGED] > 0
     if 0 < flagged.sum() <= MAX_FLAGGED_SHARE * arr.shape[0]:
         arr = arr[~flagged]
@@ -274,7 +346,7 @@ def fit_baseline(
     return Baseline(
         days=int(arr.shape[0]),
         silence_threshold_s=_silence_thresholds(
-            arr[:, d.F_GAP : d.F_GAP + SLOTS_PER_DAY], settings
+            arr[:, d.F_GAP : d.F_GAP + SLOTS_PER_DAY], settings, sparse, every_gap
         ),
         bathroom_silence_s=min(bath_thr, a.awake_cap_s),
         wake_early_s=wake_early,
@@ -288,11 +360,17 @@ def fit_baseline(
         hourly_rate=tuple(float(v) for v in hourly),
         feature_median=tuple(medians),
         feature_scale=tuple(scales),
-        litres_high=max(1.5 * litres_max, 3.0 * litres_median, 150.0),
+        litres_high=max(2.0 * litres_max, 3.0 * litres_median, 150.0),
         away_max_s=_quantile(scalars[:, d.F_AWAY_S], 1.0),
         water_window_min_l=_quantile(window_sums, 0.02) if window_sums.size else math.nan,
         morning_low=morning_low,
         morning_usual=morning_usual,
+        # A sparse home's sensors see the morning late and unevenly: its latest one.
+        first_act_late_s=_quantile(
+            arr[:, d.F_FIRST_ACT][arr[:, d.F_FIRST_ACT] >= 0], 1.0 if sparse else 0.9
+        )
+        if (arr[:, d.F_FIRST_ACT] >= 0).sum() >= MIN_FEATURE_DAYS
+        else math.nan,
     )
 
 

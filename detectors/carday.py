@@ -8,8 +8,13 @@ and, when the engine refits inline, fits the baseline again.
 
 from __future__ import annotations
 
+from detectors import water
 from detectors.activity import account_silence, blind_overlap, presumed_out
-from detectors.baseline import fit_baseline
+from detectors.baseline import (
+    cold_silence_thresholds,
+    fit_baseline,
+    grown_cold_thresholds,
+)
 from detectors.daybook import DayRecord, mark_away
 from detectors.findings import Finding
 from detectors.routine import routine_finding
@@ -94,10 +99,19 @@ def close_day(
             out.append(finding)
     home.history.append(summary)
     del home.history[: -settings.history_days]
+    min_days = home.settings.activity.min_baseline_days
+    if home.has_meter:
+        water.learn_limits(home, min_days)
+    if home.baseline is None and not street:
+        home.cold_thresholds = grown_cold_thresholds(
+            cold_silence_thresholds(home.settings, home.pir_count, home.has_entrance_presence),
+            home.history,
+            home.settings,
+        )
     if street or not settings.auto_refit:
         return
     if day.day - home.last_fit_day >= settings.refit_every_days:
-        fitted = fit_baseline(home.history, home.settings)
+        fitted = fit_baseline(home.history, home.settings, home.sparse)
         if fitted is not None:
             home.baseline = fitted
             home.last_fit_day = day.day

@@ -38,8 +38,15 @@ F_WATER = F_HOURLY + 24  # 12 blocks of 2 h from noon: litres
 # during them). A sick person gets up and then barely moves; a well one is busiest then.
 F_MORNING = F_WATER + WATER_BLOCKS
 MORNING_WINDOWS_S = (45 * 60.0, 90 * 60.0)
-SUMMARY_LEN = F_MORNING + len(MORNING_WINDOWS_S)
-# Summaries written before the morning counts existed are this long (padded on fitting).
+# Interval volumes of the day's meter reports (L/min; -1: no interval short enough to
+# say): the highest over one interval, the highest over two in a row (the lower of the
+# two), and the longest run of intervals that all saw some use (seconds).
+F_RATE_MAX = F_MORNING + len(MORNING_WINDOWS_S)
+F_PAIR_MAX = F_RATE_MAX + 1
+F_RUN_MAX = F_PAIR_MAX + 1
+F_FIRST_ACT = F_RUN_MAX + 1  # seconds after noon of the first sign of life after 04:00
+SUMMARY_LEN = F_FIRST_ACT + 1
+# Summaries written by older versions are shorter: padded with NONE on fitting.
 OLD_SUMMARY_LEN = F_MORNING
 
 DaySummary = list[float]
@@ -56,6 +63,7 @@ class DayRecord:
         "day",
         "end",
         "events",
+        "first_act",
         "first_water",
         "flagged",
         "gap_max",
@@ -66,12 +74,16 @@ class DayRecord:
         "night_events",
         "night_other",
         "night_rooms",
+        "pair_max",
         "partial",
+        "rate_max",
+        "run_max",
         "start",
         "wake",
         "wake_cand",
         "wake_cand_n",
         "water_blocks",
+        "water_gap",
     )
 
     def __init__(self, day: int, start: float, end: float) -> None:
@@ -100,6 +112,11 @@ class DayRecord:
         # Signs of life since getting up, within each of MORNING_WINDOWS_S (counted once
         # `wake` is known; the events of the chain that established it included).
         self.morning = [0] * len(MORNING_WINDOWS_S)
+        self.rate_max = NONE
+        self.pair_max = NONE
+        self.run_max = NONE
+        self.first_act = NONE
+        self.water_gap = False  # the meter's reports had a gap: the day's litres unknown
 
     def summary(self, offset_s: float = 0.0) -> DaySummary:
         """Close the record into its flat summary (`offset_s`: the local UTC offset)."""
@@ -107,7 +124,7 @@ class DayRecord:
             float(self.day),
             self.wake,
             self.first_water,
-            self.litres,
+            NONE if self.water_gap else self.litres,
             float(self.night_events),
             self.away_s,
             float(self.events),
@@ -124,8 +141,16 @@ class DayRecord:
             for i, span in enumerate(MORNING_WINDOWS_S):
                 if not away_between(self, offset_s, self.start + self.wake, span):
                     morning[i] = float(self.morning[i])
+        # A day with a leak says nothing of what this home's water use looks like.
+        water = [NONE, NONE, NONE] if self.leak else [self.rate_max, self.pair_max, self.run_max]
+        water.append(self.first_act)
         return (
-            scalars + self.gap_max + [float(h) for h in self.hourly] + self.water_blocks + morning
+            scalars
+            + self.gap_max
+            + [float(h) for h in self.hourly]
+            + self.water_blocks
+            + morning
+            + water
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -28,6 +28,10 @@ def finding_to_json(finding: Finding) -> dict[str, Any]:
     }
     if finding.clears:
         obj["clears"] = True
+    if finding.withdrawn:
+        obj["withdrawn"] = True
+    if finding.params:
+        obj["params"] = dict(finding.params)
     return obj
 
 
@@ -44,6 +48,8 @@ def finding_from_json(obj: dict[str, Any]) -> Finding:
         at=at.astimezone(UTC),
         explanation=str(obj["explanation"]),
         clears=bool(obj.get("clears", False)),
+        withdrawn=bool(obj.get("withdrawn", False)),
+        params=dict(obj.get("params") or {}),
     )
 
 
@@ -55,8 +61,11 @@ def finding_at(
     ts: float,
     explanation: str,
     clears: bool = False,
+    withdrawn: bool = False,
+    params: dict[str, Any] | None = None,
 ) -> Finding:
-    """A Finding raised at UTC epoch seconds `ts` (the detectors' internal time)."""
+    """A Finding raised at UTC epoch seconds `ts` (the detectors' internal time), with
+    the params its kind's texts are rendered from."""
     return Finding(
         home_id=home_id,
         category=category,
@@ -65,4 +74,6 @@ def finding_at(
         at=datetime.fromtimestamp(ts, UTC),
         explanation=explanation,
         clears=clears,
+        withdrawn=withdrawn,
+        params=params or {},
     )

@@ -11,6 +11,7 @@ import math
 
 from core.kinds import Category, Severity
 from detectors.activity import BATHROOM, blind_overlap, presumed_out
+from detectors.baseline import SPARSE_COLD_EXTRA_S, SPARSE_PIRS
 from detectors.findings import Finding, finding_at
 from detectors.localtime import (
     CARE_DAY_START_S,
@@ -28,6 +29,14 @@ INF = math.inf
 # late mornings, later detection of an evening fall.
 BEDTIME_LEAD_S = 30 * 60.0
 MORNING_LEAD_S = 60 * 60.0
+# The latest morning deadline (seconds after the care day's noon: 11:45 local).
+LATEST_DEADLINE_S = SECONDS_PER_DAY - 15 * 60.0
+# A sparse home's silence that began after this (04:00 local, seconds after noon) began
+# after a sign of life of the morning: not the night's.
+SPARSE_MORNING_S = 16 * 3600.0
+# A home with only a meter times silences by its own days once this many are known
+# (until then only the 12-hour water rule speaks).
+COLD_WATER_DAYS = 2
 # Cold start: silences starting between 21:00 and four hours before the morning deadline
 # are the night (seconds after the care day's noon).
 COLD_NIGHT_START_S = 9 * 3600.0
@@ -69,6 +78,14 @@ def _night_bounds(home: HomeState) -> tuple[float, float, float]:
             b.wake_late_s + a.morning_margin_s,
         )
     deadline = a.cold_morning_deadline_s - CARE_DAY_START_S + SECONDS_PER_DAY
+    if home.pir_count <= SPARSE_PIRS:
+        deadline += SPARSE_COLD_EXTRA_S  # one or two sensors see the morning late
+    if b is not None and not math.isnan(b.first_act_late_s):
+        # Sensors that cannot tell when the person gets up (one or two, or only the
+        # meter): the morning is late when the first sign of life is later than their
+        # own late mornings, never earlier than the cold-start deadline, and before noon
+        # (when their day, and its record, ends).
+        deadline = min(max(deadline, b.first_act_late_s + a.morning_margin_s), LATEST_DEADLINE_S)
     return COLD_NIGHT_START_S, deadline - COLD_NIGHT_SPAN_BEFORE_DEADLINE_S, deadline
 
 
@@ -81,10 +98,19 @@ def _still_night(
     since_noon = start - day_start
     if since_noon < night_start:
         return False
+    day = home.day
+    sparse = home.pir_count <= SPARSE_PIRS
+    if day is None or day.start != day_start:
+        # A silence from an earlier care day: a sparse home's that began after 04:00 was
+        # after its morning's first sign of life, as far as anyone can tell.
+        return since_noon < night_end and not (sparse and since_noon >= SPARSE_MORNING_S)
+    if sparse and 0 <= day.first_act <= since_noon:
+        # Sensors that cannot tell getting up from a visit to the toilet: the first sign
+        # of life of the morning is the morning, and silences after it are the day's.
+        return False
     if since_noon < night_end:
         return True
-    day = home.day
-    return day is not None and day.start == day_start and day.wake < 0
+    return day.wake < 0
 
 
 def check_inactivity(
@@ -116,7 +142,10 @@ def check_inactivity(
     candidates: list[tuple[float, str]] = []
     if after_away:
         candidates.append((shifted + a.away_return_grace_s, "no_activity_after_away"))
-    elif home.last_act_room == BATHROOM:
+    elif home.last_act_room == BATHROOM and home.has_bedroom and not home.sparse:
+        # Without a bedroom sensor, going to bed after the bathroom looks the same as a
+        # fall there (and without an entrance one, going out): the home's general
+        # silence limits speak instead.
         bath = home.baseline.bathroom_silence_s if home.baseline else a.bathroom_silence_s
         candidates.append((shifted + bath, "prolonged_bathroom"))
     clock = home.clock
@@ -126,8 +155,8 @@ def check_inactivity(
     else:
         day_start = clock.care_day_start(clock.care_day(start))
     night_start, night_end, deadline = _night_bounds(home)
-    if not home.has_pir and home.baseline is None:
-        pass  # water alone cannot time silences before it is learned: the 12 h rule does
+    if not home.has_pir and home.baseline is None and len(home.history) < COLD_WATER_DAYS:
+        pass  # water alone cannot time silences before a few days are known: the 12 h rule
     elif not after_away and _still_night(home, start, day_start, night_start, night_end):
         # Asleep, as far as we know: the morning tells, or the night cap.
         morning = max(day_start + deadline, shifted + a.morning_min_silence_s)
@@ -143,6 +172,9 @@ def check_inactivity(
         return due
     home.inact_reported_for = start
     home.inact_notified_at = now
+    home.inact_kind = (
+        "water_inactivity" if kind == "motion_inactivity" and not home.has_pir else kind
+    )
     if home.day is not None:
         home.day.flagged = True
     _emit(home, now, kind, start, "", out)
@@ -158,25 +190,31 @@ def _emit(
     if kind == "motion_inactivity" and not home.has_pir:
         kind = "water_inactivity"
     what = "movement" if home.has_pir else "water use"
+    params: dict[str, object] = {"since_at": round(start)}
+    if prefix:
+        params["repeat"] = True
     if kind == "prolonged_bathroom":
         text = f"went to the bathroom at {since} and no sign of activity since ({silence})"
     elif kind == "no_morning_activity":
         b = home.baseline
-        usual = (
-            f"; usually up by {clock.clock_text(home.day.start + b.wake_median_s)}"
-            if b is not None and home.day is not None and not math.isnan(b.wake_median_s)
-            else ""
-        )
+        usual = ""
+        params["by_at"] = round(now)
+        if b is not None and home.day is not None and not math.isnan(b.wake_median_s):
+            usual = f"; usually up by {clock.clock_text(home.day.start + b.wake_median_s)}"
+            params["usual_wake_at"] = round(home.day.start + b.wake_median_s)
         text = f"no activity this morning by {clock.clock_text(now)} (quiet since {since}){usual}"
     elif kind == "no_activity_after_away":
         text = f"declared away until {since}; no sign of activity since then ({silence})"
     else:
         thr = _thresholds(home)[clock.slot(now)]
         usual = "usual" if home.baseline is not None else "default"
+        params |= {"limit_s": round(thr), "learned": home.baseline is not None}
         text = (
             f"no {what} since {since} ({silence}); the {usual} limit at this time of day "
             f"is {duration_text(thr)}"
         )
     if prefix:
         text = f"{prefix}: {text}"
-    out.append(finding_at(home.home_id, Category.INACTIVITY, kind, Severity.HIGH, now, text))
+    out.append(
+        finding_at(home.home_id, Category.INACTIVITY, kind, Severity.HIGH, now, text, params=params)
+    )

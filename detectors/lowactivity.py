@@ -78,6 +78,12 @@ def check_slow_morning(
                 f"up at {clock.clock_text(woke_at)} but barely moving since: {count} "
                 f"movements in the first {duration_text(span)} (usually about "
                 f"{b.morning_usual[i]:.0f}); unwell?",
+                params={
+                    "woke_at": round(woke_at),
+                    "movements": count,
+                    "span_s": round(span),
+                    "usual": round(b.morning_usual[i]),
+                },
             )
         )
         return INF
@@ -156,6 +162,12 @@ def check_low_activity(
             f"far less activity than usual: {count} movements between "
             f"{clock.clock_text(window_start)} and {clock.clock_text(window_end)} "
             f"(usually about {expected:.0f}); unwell?",
+            params={
+                "movements": count,
+                "from_at": round(window_start),
+                "to_at": round(window_end),
+                "usual": round(expected),
+            },
         )
     )
     return INF

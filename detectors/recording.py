@@ -47,7 +47,7 @@ STATUS_TS = b'/status","payload":{"ts":"'
 # slightly different, goes through the wire decoder itself. Numbers are plain JSON
 # numbers without exponents, strings plain ASCII without escapes, seq at most 18 digits
 # (below the contract's 2**63 - 1), ts in UTC with milliseconds.
-_TS_SEQ = rb'"ts":"(\d{4}-\d\d-\d\dT\d\d:\d\d):([0-5]\d)\.(\d{3})Z","seq":(?:0|[1-9]\d{0,17})'
+_TS_SEQ = rb'"ts":"(\d{4}-\d\d-\d\dT\d\d:\d\d):([0-5]\d)\.(\d{3})Z","seq":(0|[1-9]\d{0,17})'
 _NUM = rb"((?:0|[1-9]\d{0,9})(?:\.\d{1,9})?)"
 _END = rb"\}\}\r?\n?\Z"
 _PIR = re.compile(
@@ -76,11 +76,13 @@ _STATUS = re.compile(
 )
 _TS_TEXT = re.compile(rb"(\d{4}-\d\d-\d\dT\d\d:\d\d):([0-5]\d)\.(\d{3})Z")
 _EARLIEST_US = int(EARLIEST_TS.timestamp()) * 1_000_000
-# Engine.feed_fields' arguments after the device id: (ts, arrival = ts, status, online,
-# motion, room, volume_l, flow_lpm, alarm, test, battery_pct); instants in epoch seconds.
+# Engine.feed_fields' arguments after the device id: (ts, arrival = ts, seq, status,
+# online, motion, room, volume_l, flow_lpm, alarm, test, battery_pct); instants in epoch
+# seconds.
 FastFields = tuple[
     float,
     float,
+    int,
     bool,
     bool | None,
     bool | None,
@@ -167,8 +169,8 @@ def _pir(raw: bytes, at: int) -> FastFields | None:
     if base is None or base < _EARLIEST_US:
         return None
     ts = (base + int(m[2]) * 1_000_000 + int(m[3]) * 1000) / 1e6
-    room = m[5].decode() or None if m[5] else None
-    return ts, ts, False, None, m[4] == b"true", room, None, None, None, None, None
+    room = m[6].decode() or None if m[6] else None
+    return ts, ts, int(m[4]), False, None, m[5] == b"true", room, None, None, None, None, None
 
 
 def _meter(raw: bytes, at: int) -> FastFields | None:
@@ -176,8 +178,8 @@ def _meter(raw: bytes, at: int) -> FastFields | None:
     if m is None:
         return _status(raw, at) if raw.startswith(b"/status", at) else None
     base = minute_us(m[1])
-    volume = float(m[4])
-    flow = float(m[5]) if m[5] is not None else None
+    volume = float(m[5])
+    flow = float(m[6]) if m[6] is not None else None
     if (
         base is None
         or base < _EARLIEST_US
@@ -186,7 +188,7 @@ def _meter(raw: bytes, at: int) -> FastFields | None:
     ):
         return None
     ts = (base + int(m[2]) * 1_000_000 + int(m[3]) * 1000) / 1e6
-    return ts, ts, False, None, None, None, volume, flow, None, None, None
+    return ts, ts, int(m[4]), False, None, None, None, volume, flow, None, None, None
 
 
 def _other(raw: bytes, at: int) -> FastFields | None:
@@ -198,17 +200,17 @@ def _status(raw: bytes, at: int) -> FastFields | None:
     if m is None:
         return None
     base = minute_us(m[1])
-    battery = float(m[5]) if m[5] is not None else None
+    battery = float(m[6]) if m[6] is not None else None
     if (
         base is None
         or base < _EARLIEST_US
         or (battery is not None and battery > 100)
-        or (m[6] is not None and not -200 <= float(m[6]) <= 0)
+        or (m[7] is not None and not -200 <= float(m[7]) <= 0)
     ):
         return None
     ts = (base + int(m[2]) * 1_000_000 + int(m[3]) * 1000) / 1e6
-    online = None if m[4] is None else m[4] == b"true"
-    return ts, ts, True, online, None, None, None, None, None, None, battery
+    online = None if m[5] is None else m[5] == b"true"
+    return ts, ts, int(m[4]), True, online, None, None, None, None, None, None, battery
 
 
 def fast_ts(text: bytes) -> float | None:
@@ -278,10 +280,11 @@ def _general(raw: bytes, number: int) -> Line:
 
 def decode_line(
     line: Line, device_type_of: Callable[[str], DeviceType | None], received_at: datetime
-) -> Reading | Rejection:
-    """The wire decoder's verdict on one line (arrival time = `received_at`)."""
+) -> list[Reading | Rejection]:
+    """The wire decoder's verdict on one line (arrival time = `received_at`): one result,
+    or one per element of a meter's batched upload."""
     result = decode(line.topic, line.payload, device_type_of, received_at)
-    if line.fast and isinstance(result, Rejection) and result.reason == "bad_json":
+    if line.fast and len(result) == 1 and getattr(result[0], "reason", None) == "bad_json":
         # The slice may have cut a line with extra keys; the general split decides.
         return decode_line(_general_from(line), device_type_of, received_at)
     return result
@@ -318,4 +321,5 @@ def decode_recording(
             # previous arrival time stands in for it.
             received_at = line.ts if line.ts is not None else last_ts
             last_ts = received_at
-            yield Decoded(number, line.topic, decode_line(line, device_type_of, received_at))
+            for result in decode_line(line, device_type_of, received_at):
+                yield Decoded(number, line.topic, result)

@@ -8,10 +8,12 @@ backtest does.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
+from core.pipeline import Heartbeat
 from core.readings import Channel, DeviceType, Reading
 from core.registry import RegistryRow
 from detectors.engine import Engine
@@ -27,7 +29,7 @@ class Scenario:
         self.home_id = home_id
         self.timezone = timezone
         self.meter_l = 1000.0
-        self._seq = 0
+        self._seq: dict[str, int] = {}  # per device, as devices number their messages
 
     def device(self, role: str) -> str:
         """Device id of a role: a room name, `water` or `smoke`."""
@@ -56,10 +58,11 @@ class Scenario:
         return rows
 
     def _reading(self, role: str, kind: DeviceType, at: datetime, **fields: object) -> Reading:
-        self._seq += 1
+        device = self.device(role)
+        seq = self._seq[device] = self._seq.get(device, 0) + 1
         channel = fields.pop("channel", Channel.TELEMETRY)
         ts = at.astimezone(UTC)
-        return Reading(self.device(role), kind, channel, ts, self._seq, ts, **fields)  # type: ignore[arg-type]
+        return Reading(device, kind, channel, ts, seq, ts, **fields)  # type: ignore[arg-type]
 
     def motion(self, at: datetime, room: str) -> Reading:
         """A motion event in a room."""
@@ -108,6 +111,25 @@ class Scenario:
             lpm * max(0.0, (min(off, end) - max(on, start)).total_seconds()) / 60
             for on, off, lpm in flows
         )
+        return out
+
+    def hourly_index(self, start: datetime, end: datetime, uses: Iterable[tuple[datetime, float]],
+                     minute: int = 17) -> list[Reading]:  # fmt: skip
+        """An index-only meter reporting once an hour (at `minute` past), as most real
+        meters do: `uses` are (when, litres) drawn between reports."""
+        uses = sorted(uses)
+        out = []
+        t = start.replace(minute=minute, second=0, microsecond=0)
+        if t < start:
+            t += timedelta(hours=1)
+        i = 0
+        while t < end:
+            while i < len(uses) and uses[i][0] <= t:
+                self.meter_l += uses[i][1]
+                i += 1
+            out.append(self._reading("water", DeviceType.WATER_METER, t,
+                                     volume_l=round(self.meter_l, 3)))  # fmt: skip
+            t += timedelta(hours=1)
         return out
 
     def meter_index(self, at: datetime, volume_l: float) -> Reading:
@@ -159,27 +181,83 @@ class Scenario:
         return sorted(out, key=lambda r: (r.ts, r.seq))
 
 
+def renumbered(readings: Iterable[Reading]) -> list[Reading]:
+    """Readings in (ts) order with each device's seq counting up in that order, as a real
+    device numbers what it sends (a scenario numbers them as they were written)."""
+    out = []
+    seq: dict[str, int] = {}
+    for reading in sorted(readings, key=lambda r: r.ts):
+        number = seq[reading.device_id] = seq.get(reading.device_id, 0) + 1
+        out.append(dataclasses.replace(reading, seq=number))
+    return out
+
+
 def quiet(scenario: Scenario, start: datetime, end: datetime) -> list[Reading]:
     """Only the meter's quarter-hour reports from `start` to `end`: a home where nobody
     moves or draws water, but whose meter (and so our pipeline) is alive."""
     return scenario.meter(start, end)
 
 
+def heartbeats(
+    start: datetime,
+    end: datetime,
+    every: timedelta = timedelta(seconds=30),
+    worker: str = "ingest-1",
+    missing: Iterable[tuple[datetime, datetime]] = (),
+) -> list[Heartbeat]:
+    """Ingest's heartbeats from `start` to `end`, none inside the `missing` spans (a broker
+    or ingest outage); each comes back a tenth of a second after it was sent."""
+    gaps = list(missing)
+    out = []
+    t = start
+    seq = 0
+    while t < end:
+        if not any(a <= t < b for a, b in gaps):
+            out.append(Heartbeat(worker, seq, t, t + timedelta(milliseconds=100)))
+        seq += 1
+        t += every
+    return out
+
+
+def _moment(item: Reading | Heartbeat) -> datetime:
+    return item.sent_at if isinstance(item, Heartbeat) else item.ts
+
+
+def merged(*streams: Iterable[Reading | Heartbeat]) -> list[Reading | Heartbeat]:
+    """Readings and heartbeats in one time order (as a replay takes them)."""
+    return sorted((item for stream in streams for item in stream), key=_moment)
+
+
 def replay(
-    engine: Engine, readings: Iterable[Reading], until: datetime | None = None, tick_s: int = 60
+    engine: Engine,
+    readings: Iterable[Reading | Heartbeat],
+    until: datetime | None = None,
+    tick_s: int = 60,
 ) -> list[Finding]:
-    """Feed readings in order, ticking every `tick_s` of event time; return all findings."""
+    """Feed readings (and ingest heartbeats) in order, ticking every `tick_s` of event
+    time; return all findings. A reading whose `received_at` is later than its `ts` is
+    late data: it is fed when it arrives."""
     out: list[Finding] = []
     next_tick: float | None = None
     last = 0.0
-    for reading in readings:
-        ts = reading.ts.timestamp()
+    items = sorted(
+        readings,
+        key=lambda r: (r.sent_at if isinstance(r, Heartbeat) else r.received_at).timestamp(),
+    )
+    for reading in items:
+        if isinstance(reading, Heartbeat):
+            ts = reading.sent_at.timestamp()
+        else:
+            ts = reading.received_at.timestamp()
         if next_tick is None:
             next_tick = (ts // tick_s + 1) * tick_s
         while next_tick <= ts:
             engine.tick_epoch(next_tick, out)
             next_tick += tick_s
-        engine.feed_into(reading, out)
+        if isinstance(reading, Heartbeat):
+            engine.heartbeat_into(reading, out)
+        else:
+            engine.feed_into(reading, out)
         last = max(last, ts)
     if until is not None and next_tick is not None:
         end = until.timestamp()

@@ -3,8 +3,12 @@
 A finding detects an incident when it is about the same home, has the incident's
 category, and was raised between the incident's start and its end plus a grace
 period. A finding is false when it falls inside no incident of its home (start to
-end plus grace), whatever the incident's category. Clears and informative findings
-ask nothing of anyone and are not scored.
+end plus grace) that excuses it: an incident of the resident (a fall, a leak, smoke, …)
+excuses a finding of any category, since someone calling then does no harm; a device
+incident (a device offline, a home's network down, a silent meter) or our pipeline's
+outage (home `*`) excuses only device and system findings, because "no sign of life"
+raised while a device could not be heard is exactly the false alarm to count. Clears
+and informative findings ask nothing of anyone and are not scored.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from core.kinds import Category
 from detectors.findings import Finding
 
 DAYS_PER_MONTH = 30.0
+_EQUIPMENT = (Category.DEVICE, Category.SYSTEM)  # incidents of ours, not the resident's
 
 
 class TruthError(ValueError):
@@ -85,6 +90,11 @@ def load_truth(path: Path) -> list[Incident]:
     return incidents
 
 
+def excuses(incident: Incident, finding: Finding) -> bool:
+    """Whether an incident (its window already matched) makes the finding not false."""
+    return incident.category not in _EQUIPMENT or finding.category in _EQUIPMENT
+
+
 @dataclass(frozen=True, slots=True)
 class CategoryScore:
     """How one category fared."""
@@ -109,12 +119,24 @@ def _first_hits(
 ) -> tuple[dict[int, float], dict[str, int], dict[str, int]]:
     """(earliest detection delay by incident index, alerting findings by category, false
     findings by category)."""
+    first_hit, counts, false_findings = _judge(findings, incidents, grace_s)
+    false: dict[str, int] = {}
+    for finding in false_findings:
+        false[finding.category.value] = false.get(finding.category.value, 0) + 1
+    return first_hit, counts, false
+
+
+def _judge(
+    findings: Iterable[Finding], incidents: Sequence[Incident], grace_s: float
+) -> tuple[dict[int, float], dict[str, int], list[Finding]]:
+    """(earliest detection delay by incident index, alerting findings by category, the
+    false findings)."""
     by_home: dict[str, list[tuple[int, Incident]]] = {}
     for index, incident in enumerate(incidents):
         by_home.setdefault(incident.home_id, []).append((index, incident))
     first_hit: dict[int, float] = {}
     counts: dict[str, int] = {}
-    false: dict[str, int] = {}
+    false: list[Finding] = []
     for finding in findings:
         if not finding.alerting:
             continue
@@ -126,14 +148,28 @@ def _first_hits(
             before_end = (incident.end - finding.at).total_seconds() + grace_s
             if after_start < 0 or before_end < 0:
                 continue
-            covered = True
+            covered = covered or excuses(incident, finding)
             if incident.category is finding.category and after_start < first_hit.get(
                 index, math.inf
             ):
                 first_hit[index] = after_start
         if not covered:
-            false[category] = false.get(category, 0) + 1
+            false.append(finding)
     return first_hit, counts, false
+
+
+def false_findings(
+    findings: Iterable[Finding], incidents: Sequence[Incident], grace_s: float
+) -> list[Finding]:
+    """The alerting findings that no incident excuses (see the module docstring)."""
+    return _judge(findings, incidents, grace_s)[2]
+
+
+def first_detections(
+    findings: Iterable[Finding], incidents: Sequence[Incident], grace_s: float
+) -> dict[int, float]:
+    """Seconds from each detected incident's start (by index) to its first finding."""
+    return _judge(findings, incidents, grace_s)[0]
 
 
 def _percentile_min(delays: list[float], q: float) -> float | None:

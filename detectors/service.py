@@ -1,7 +1,10 @@
 """The detector stage, live: the I/O shell around the pure engine.
 
-Each batch ingest commits is handed over by `on_committed` (same process) and fed to
-the engine in (ts, seq) order; absence rules run on a timer from the injected clock.
+Each batch ingest commits is handed over by `on_committed` (same process, a
+`CommittedBatch`: readings, dead-letter counts, ingest heartbeats) and fed to the engine
+in (ts, seq) order, arriving at the injected clock's now; ingest's pipeline status
+changes come through `on_pipeline_status`; absence rules run on a timer from the same
+clock, so the pipeline's health and the homes' silences are judged on one clock.
 Findings are stored together with the state of the homes that raised them, in one
 transaction, so after a crash the engine restarts from that state, replays the readings
 stored since, and raises nothing twice (a replayed finding has the same home, kind and
@@ -15,13 +18,15 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
 from core.clock import Clock
 from core.logs import kv
+from core.pipeline import CommittedBatch, PipelineStatus
 from core.readings import Reading
+from core.telemetry import DetectorTelemetry
 from detectors.baseline import fit_baseline
 from detectors.engine import Engine
 from detectors.findings import Finding
@@ -53,6 +58,10 @@ HISTORY_HORIZON = timedelta(hours=1)
 FindingsListener = Callable[[Sequence[Finding]], Awaitable[None]]
 
 
+def _utc(epoch_s: float) -> datetime:
+    return datetime.fromtimestamp(epoch_s, UTC)
+
+
 class DetectorService:
     """Runs the detectors for every registered home until cancelled."""
 
@@ -64,14 +73,24 @@ class DetectorService:
         settings: EngineSettings | None = None,
         on_findings: FindingsListener | None = None,
         tick_interval_s: float = TICK_INTERVAL_SECONDS,
+        telemetry: DetectorTelemetry | None = None,
+        owns_home: Callable[[str], bool] | None = None,
+        worker: str = "",
     ) -> None:
+        """`owns_home` (past one machine): the homes this worker runs, a share of the
+        partitions; the others are another worker's. `worker` names this share in the
+        saved pipeline state, so workers do not overwrite each other's."""
+        self._telemetry = telemetry or DetectorTelemetry.unexported()
         self._database_url = database_url
+        self._owns_home = owns_home
+        self._pipeline_key = f"{PIPELINE_STATE_KEY}-{worker}" if worker else PIPELINE_STATE_KEY
         self._clock = clock
         # Refits run in a worker thread here, never inline on the event loop.
         self._settings = settings or EngineSettings(auto_refit=False)
         self._on_findings = on_findings
         self._tick_interval_s = tick_interval_s
-        self._inbox: list[Sequence[Reading]] = []
+        # What ingest handed over, each with when (time.monotonic()), for the lag metric.
+        self._inbox: list[tuple[CommittedBatch | PipelineStatus, float]] = []
         self._overflowed = False
         self._wakeup = asyncio.Event()
         self._engine: Engine | None = None
@@ -81,13 +100,35 @@ class DetectorService:
         self._restored: set[str] = set()  # homes whose state came from storage or a replay
         self.findings_stored = 0
 
-    def on_committed(self, readings: Sequence[Reading], committed_s: float) -> None:
-        """Ingest's hook: queue a committed batch (never blocks)."""
+    def on_committed(
+        self, batch: CommittedBatch | Sequence[Reading], committed_s: float | None = None
+    ) -> None:
+        """Ingest's hook: queue a committed batch (never blocks). A plain sequence of
+        readings (ingest's older hook, with its commit time) is taken as a batch of them."""
+        if not isinstance(batch, CommittedBatch):
+            at = self._clock.now() if committed_s is None else _utc(committed_s)
+            batch = CommittedBatch(tuple(batch), at)
         if len(self._inbox) >= MAX_QUEUED_BATCHES:
             self._overflowed = True
             return
-        self._inbox.append(readings)
+        self._inbox.append((batch, time.monotonic()))
         self._wakeup.set()
+
+    def on_pipeline_status(self, status: PipelineStatus) -> None:
+        """Ingest's hook: its pipeline stopped delivering, or delivers again (never
+        blocks; a status is never dropped: it is what keeps advisors from false pages)."""
+        self._inbox.append((status, time.monotonic()))
+        self._wakeup.set()
+
+    @property
+    def pipeline_paused(self) -> bool:
+        """True while the absence rules are paused (the pipeline is known not to deliver)."""
+        return self._engine is not None and self._engine.pipeline_suspended
+
+    @property
+    def missing_messages(self) -> int:
+        """Messages devices numbered that never arrived (for the metrics)."""
+        return 0 if self._engine is None else self._engine.missing_messages
 
     def nudge(self) -> None:
         """Run the absence rules now rather than at the next tick (the clock moved)."""
@@ -99,6 +140,9 @@ class DetectorService:
         try:
             async with pool.acquire() as conn:
                 await self._build_engine(conn)
+                assert self._engine is not None
+                # A restart is not an outage until the heartbeat fails to come back.
+                self._engine.restarted(self._clock.now())
                 await self._replay(conn, self._replay_start())
             if ready is not None:
                 ready.set()
@@ -112,6 +156,8 @@ class DetectorService:
     async def _build_engine(self, conn: asyncpg.Connection) -> None:
         """(Re)build the engine from the registry, keeping the state of known homes."""
         rows = await registry_rows(conn)
+        if self._owns_home is not None:
+            rows = [row for row in rows if self._owns_home(row.home_id)]
         previous = self._engine
         engine = Engine(rows, self._settings)
         if previous is not None:
@@ -120,7 +166,7 @@ class DetectorService:
             self._restored.update(engine.home_ids)
         else:
             saved = await load_detector_states(conn)
-            engine_part = saved.pop(PIPELINE_STATE_KEY, None)
+            engine_part = saved.pop(self._pipeline_key, None)
             homes = {h: state for h, (state, _) in saved.items() if h in set(engine.home_ids)}
             if engine_part is not None:
                 engine.restore({**engine_part[0], "homes": homes})
@@ -142,13 +188,17 @@ class DetectorService:
     async def _replay(self, conn: asyncpg.Connection, after: datetime) -> None:
         """Feed stored readings after `after` that the saved state has not seen."""
         assert self._engine is not None
-        started, count, findings = time.monotonic(), 0, []
+        started, count = time.monotonic(), 0
+        findings: list[Finding] = []
         async with conn.transaction():
             async for reading in replay_readings(conn, after):
                 home_id = self._home_of.get(reading.device_id)
                 if home_id is None or reading.ts <= self._through.get(home_id, after):
                     continue
-                findings.extend(self._engine.feed(reading))
+                # Stored history: when it arrived on our clock is not kept; its own time
+                # stands in (the wall clock of the day it was stored may not be the
+                # clock the detectors run on, as in the demo's catch-up).
+                self._engine.feed_into(reading, findings, reading.ts.timestamp())
                 self._note(home_id, reading.ts)
                 count += 1
         # A home with no saved state is learning from its stored history: what its old
@@ -175,19 +225,25 @@ class DetectorService:
         last_save = last_registry = time.monotonic()
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._tick_interval_s)
+                # Not wait_for: on 3.11 it can lose a stop (eldercare/stopping.py).
+                async with asyncio.timeout(self._tick_interval_s):
+                    await self._wakeup.wait()
             self._wakeup.clear()
             assert self._engine is not None
             async with pool.acquire() as conn:
                 unknown_before = self._engine.unknown_devices
                 if self._overflowed:
                     log.warning(kv("detectors_queue_overflow", action="replaying from storage"))
-                    self._inbox.clear()
+                    # Readings are re-read from storage; statuses are kept (never dropped).
+                    self._inbox = [i for i in self._inbox if isinstance(i[0], PipelineStatus)]
                     self._overflowed = False
                     await self._replay(conn, min(self._through.values(), default=self._clock.now()))
-                findings = self._drain()
+                findings, handed_over = self._drain()
                 findings.extend(self._engine.tick(self._clock.now()))
                 await self._store(conn, findings)
+                judged = time.monotonic()
+                for at in handed_over:
+                    self._telemetry.lag.observe(judged - at)
                 now = time.monotonic()
                 if self._engine.unknown_devices > unknown_before or (
                     now - last_registry > REGISTRY_REFRESH_SECONDS
@@ -199,17 +255,26 @@ class DetectorService:
                     await self._save(conn, self._dirty)
                     last_save = now
 
-    def _drain(self) -> list[Finding]:
-        """Feed every queued batch, merged in (ts, seq) order."""
-        assert self._engine is not None
-        batches, self._inbox = self._inbox, []
-        readings = sorted((r for batch in batches for r in batch), key=lambda r: (r.ts, r.seq))
-        findings = self._engine.feed_many(readings)
-        for reading in readings:
-            home_id = self._home_of.get(reading.device_id)
-            if home_id is not None:
-                self._note(home_id, reading.ts)
-        return findings
+    def _drain(self) -> tuple[list[Finding], list[float]]:
+        """Feed every queued batch and status, in the order ingest handed them over;
+        returns the findings, and when each batch fed was handed over."""
+        engine = self._engine
+        assert engine is not None
+        items, self._inbox = self._inbox, []
+        arrived = self._clock.now().timestamp()  # on the clock the engine is ticked with
+        findings: list[Finding] = []
+        handed_over: list[float] = []
+        for item, queued_at in items:
+            if isinstance(item, PipelineStatus):
+                findings.extend(engine.pipeline_status(item))
+                continue
+            handed_over.append(queued_at)
+            findings.extend(engine.committed(item, arrived))
+            for reading in item.readings:
+                home_id = self._home_of.get(reading.device_id)
+                if home_id is not None:
+                    self._note(home_id, reading.ts)
+        return findings, handed_over
 
     async def _store(
         self, conn: asyncpg.Connection, findings: list[Finding], history: bool = False
@@ -232,7 +297,7 @@ class DetectorService:
         known = set(engine.home_ids)
         now = self._clock.now()
         rows = [(h, engine.home_state(h), self._through.get(h, now)) for h in homes if h in known]
-        rows.append((PIPELINE_STATE_KEY, engine.engine_state(), now))
+        rows.append((self._pipeline_key, engine.engine_state(), now))
         await save_detector_states(conn, rows)
         self._dirty -= homes
 
@@ -246,9 +311,14 @@ class DetectorService:
         """Refit every home's baseline in a worker thread; returns how many were fitted."""
         assert self._engine is not None
         engine = self._engine
-        work = [(h, engine.history(h), engine.home_settings(h)) for h in engine.home_ids]
+        work = [
+            (h, engine.history(h), engine.home_settings(h), engine.is_sparse(h))
+            for h in engine.home_ids
+        ]
         fitted = await asyncio.to_thread(
-            lambda: [(h, fit_baseline(history, settings)) for h, history, settings in work]
+            lambda: [
+                (h, fit_baseline(hist, settings, sparse)) for h, hist, settings, sparse in work
+            ]
         )
         count = 0
         for home_id, baseline in fitted:

@@ -127,8 +127,9 @@ class RoutineSettings:
 class DeviceSettings:
     """Device health: offline, battery, whole home silent."""
 
-    # Cold-start reporting intervals: mains devices report often, battery ones sleep.
-    mains_interval_s: float = 10 * MINUTE_S
+    # Cold-start reporting intervals (until a day of a device's messages teaches its
+    # own): meters report every 15 minutes to hourly, battery devices sleep longer.
+    mains_interval_s: float = 2 * HOUR_S
     battery_interval_s: float = 25 * HOUR_S
     # Offline after this many (learned or default) reporting intervals of silence.
     # More intervals mean fewer false "offline" findings and later ones.
@@ -141,6 +142,12 @@ class DeviceSettings:
     battery_ok_pct: float = 30.0
     # Every device of one home silent this long (while others report) is a home outage.
     home_silent_s: float = 60 * MINUTE_S
+    # Messages a device numbered but that never arrived (gaps in its `seq`) within a
+    # care day before it is a finding; a few are lost anywhere, a run of them is a fault.
+    missing_messages: int = 20
+    # Messages of a device that became dead letters within a care day before it is a
+    # finding (a broken or hostile device).
+    rejected_messages: int = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,9 +164,18 @@ class HomeSettings:
 class EngineSettings:
     """Settings of the engine as a whole (not per home)."""
 
-    # Nothing from any device for this long means our own pipeline stopped, not the
-    # homes. Shorter reacts sooner but needs a fleet that always has something to say.
-    pipeline_silence_s: float = 5 * MINUTE_S
+    # Pipeline health comes from ingest's heartbeats (never from quiet devices): one
+    # overdue by this many of its learned intervals (and at least the minimum) means the
+    # pipeline is not delivering. Fewer intervals pause the absence rules sooner and
+    # risk a pause (and a system finding) for one slow round trip.
+    heartbeat_interval_s: float = 30.0  # assumed until two heartbeats have been seen
+    heartbeat_timeout_intervals: float = 3.0
+    heartbeat_min_timeout_s: float = 90.0
+    # Homes of one street (or one deployment, without streets) going silent within this
+    # long of each other, at least `group_silent_homes` of them, are one event (a power
+    # or network cut), said once for the group rather than home by home.
+    group_silent_window_s: float = 20 * MINUTE_S
+    group_silent_homes: int = 3
     # Days of day records kept per home for refitting (4–8 weeks).
     history_days: int = 42
     # Refit each home's baseline inline at its day close (backtests, small fleets); a

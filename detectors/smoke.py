@@ -29,6 +29,7 @@ def on_smoke(
                 Severity.INFO,
                 ts,
                 f"smoke alarm{where} self-test received",
+                params={"room": room},
             )
         )
         return
@@ -43,11 +44,15 @@ def on_smoke(
                 Severity.CRITICAL,
                 ts,
                 f"smoke alarm sounding{where}",
+                params={"room": room},
             )
         )
     elif alarm is False and dev.alarm_on:
         dev.alarm_on = False
         lasted = f" after {duration_text(ts - dev.alarm_since)}" if dev.alarm_since > NEVER else ""
+        params: dict[str, object] = {"room": room}
+        if dev.alarm_since > NEVER:
+            params["lasted_s"] = round(ts - dev.alarm_since)
         dev.alarm_since = NEVER
         out.append(
             finding_at(
@@ -58,5 +63,6 @@ def on_smoke(
                 ts,
                 f"smoke alarm{where} cleared{lasted}",
                 clears=True,
+                params=params,
             )
         )

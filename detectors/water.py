@@ -10,19 +10,62 @@ import bisect
 import math
 
 from core.kinds import Category, Severity
+from core.readings import DeviceType
 from detectors.activity import presumed_out
-from detectors.daybook import WATER_BLOCK_S, WATER_BLOCKS
+from detectors.daybook import (
+    F_PAIR_MAX,
+    F_RATE_MAX,
+    F_RUN_MAX,
+    WATER_BLOCK_S,
+    WATER_BLOCKS,
+)
+from detectors.devices import HEARTBEAT_MAX_S, interval_s
 from detectors.findings import Finding, finding_at
 from detectors.localtime import duration_text
 from detectors.state import NEVER, DeviceState, HomeState
 
 INF = math.inf
-SLOT15_S = 900.0  # the trickle rule's slot: a quarter hour, the meters' reporting interval
-# The night-flow window (local): when nobody should be drawing water.
+# An index that goes back by at most this much is a meter's reading jitter, not a new
+# meter (real hourly meters do it: 142 of 155 steps back in a year of 62 homes were
+# of 1-5 L).
+METER_JITTER_L = 20.0
+# The night-flow window (local): when nobody should be drawing water. Intervals that
+# end in it (an hourly meter's last one up to SLACK after it) are the night's.
 NIGHT_FLOW_START_S = 1 * 3600.0
 NIGHT_FLOW_END_S = 5 * 3600.0
-# A night needs this many meter reports in its window before it can count as "flowing".
-NIGHT_FLOW_MIN_REPORTS = 8
+NIGHT_FLOW_SLACK_S = 30 * 60.0
+# A night counts only when its intervals cover this much of the window: a gap in the
+# reports is unknown, not "no water".
+NIGHT_FLOW_COVER_S = 3 * 3600.0
+# Interval rules: an interval longer than this is a gap in the reports (unknown data);
+# one this short or shorter is a fine meter's (15 min), longer a coarse one's (hourly).
+MAX_INTERVAL_S = 2.5 * 3600.0
+FINE_INTERVAL_S = 20 * 60.0
+# Rates are judged only over intervals at least this long (a few seconds between two
+# reports at a flow event say nothing about litres per minute).
+MIN_RATE_INTERVAL_S = 10 * 60.0
+# Cold-start limits, until LEARN days are known; then the learned ones, never below the
+# floors. Rates in L/min over one interval, and over two in a row (the lower of the
+# two): a tap left on at 3-7 L/min is far above an elder's use over an hour, but a
+# shower fills a quarter hour. Runs of intervals that all saw some use: a quarter-hourly
+# meter sees a pause within hours, an hourly one overnight.
+FINE_RATE_COLD_LPM = 12.0
+FINE_PAIR_COLD_LPM = 3.0
+COARSE_RATE_COLD_LPM = 6.0
+COARSE_PAIR_COLD_LPM = 3.0
+FINE_RATE_FLOOR_LPM = 6.0
+FINE_PAIR_FLOOR_LPM = 2.0
+COARSE_RATE_FLOOR_LPM = 4.0
+COARSE_PAIR_FLOOR_LPM = 2.5
+FINE_RUN_COLD_S = 3 * 3600.0
+COARSE_RUN_COLD_S = 30 * 3600.0
+FINE_RUN_FLOOR_S = 3 * 3600.0
+COARSE_RUN_FLOOR_S = 12 * 3600.0
+FINE_SLOT_S = 15 * 60.0
+COARSE_SLOT_S = 3600.0
+FINE_SHARE_WEIGHT = 0.05  # how fast a meter's share of fine intervals follows it
+LIMIT_FACTOR = 1.5  # learned limit = this × the highest the home's own days showed
+RUN_FACTOR = 1.5
 FIRST_WATER_EARLIEST_S = 4 * 3600.0
 # A flow finding needs a meter report at most this old: a silent meter says nothing.
 FLOW_EVIDENCE_MAX_AGE_S = 30 * 60.0
@@ -47,6 +90,9 @@ def on_meter(
 ) -> tuple[bool, float]:
     """Take one meter reading (`previous_ts`: the meter's previous one); returns (a sign
     of life, when the home's timers must look next)."""
+    if flow is not None:
+        dev.has_flow = True
+    dev.volume_ts = ts
     if dev.volume < 0:
         dev.volume = volume
         dev.flow_lpm = flow or 0.0
@@ -56,6 +102,10 @@ def on_meter(
             home.water_points.append([ts, home.water_total])  # the window's first anchor
         return False, INF
     delta = volume - dev.volume
+    if -METER_JITTER_L <= delta < 0:
+        # Real meters' indexes step back a litre or two now and then (reading jitter):
+        # the higher index stands, and the next rise is counted from it.
+        return False, INF
     if delta < 0:
         out.append(
             finding_at(
@@ -66,21 +116,40 @@ def on_meter(
                 ts,
                 f"water meter {dev.device_id} index went back from {dev.volume:.0f} L to "
                 f"{volume:.0f} L (meter replaced or reset?)",
+                params={
+                    "device_id": dev.device_id,
+                    "from_l": round(dev.volume),
+                    "to_l": round(volume),
+                },
             )
         )
         dev.volume = volume
         dev.flow_lpm = flow or 0.0
         dev.flow_since = ts if dev.flow_lpm > 0 else NEVER
         dev.high_flow_since = NEVER
+        dev.prev_rate = -1.0
+        dev.run_since = NEVER
         return False, INF
     dev.volume = volume
-    if flow is None:  # meters without a flow field: the mean flow since the last report
-        elapsed = ts - previous_ts
-        flow = delta / elapsed * 60.0 if delta > 0 and elapsed > 0 else 0.0
     was_flowing = dev.flow_lpm > 0
     if delta > 0:
         _use(home, ts, delta, out)
-    _night_flow(home, ts, flow, out)
+    elapsed = ts - previous_ts
+    if elapsed > 0:
+        _interval(home, dev, ts, delta, elapsed, out)
+    wake_at = INF
+    if dev.has_flow:
+        wake_at = _flow(home, dev, ts, flow or 0.0, out)
+    if home.continuous_reported_for == dev.flow_since != NEVER or dev.run_reported:
+        assert home.day is not None
+        home.day.leak = True  # a reported leak still running: today's litres are not theirs
+    # A new draw (or use between two reports) means someone is at home.
+    alive = (delta > 0 and not was_flowing) or (dev.flow_lpm > 0 and not was_flowing)
+    return alive, wake_at
+
+
+def _flow(home: HomeState, dev: DeviceState, ts: float, flow: float, out: list[Finding]) -> float:
+    """The flow-rate rules' bookkeeping, for meters that report a flow rate."""
     w = home.settings.water
     wake_at = INF
     if flow > 0:
@@ -105,17 +174,148 @@ def on_meter(
                     ts,
                     f"water stopped after {duration_text(ts - dev.flow_since)} of flow",
                     clears=True,
+                    params={"flowed_s": round(ts - dev.flow_since)},
                 )
             )
         dev.flow_since = NEVER
         dev.high_flow_since = NEVER
     dev.flow_lpm = flow
-    if home.continuous_reported_for == dev.flow_since != NEVER or home.trickle_reported:
-        assert home.day is not None
-        home.day.leak = True  # a reported leak still running: today's litres are not theirs
-    # A new draw (or use between two reports) means someone is at home.
-    alive = (flow > 0 and not was_flowing) or (delta > 0 and not was_flowing)
-    return alive, wake_at
+    return wake_at
+
+
+def _interval(
+    home: HomeState, dev: DeviceState, ts: float, litres: float, elapsed: float, out: list[Finding]
+) -> None:
+    """The rules on interval volumes (every meter, flow rate or not): a gap in the
+    reports is unknown data, so an interval longer than MAX_INTERVAL_S says nothing."""
+    day = home.day
+    assert day is not None
+    fine = elapsed <= FINE_INTERVAL_S
+    if dev.fine_share < 0:
+        dev.fine_share = float(fine)  # the first interval says what kind of meter it is
+    dev.fine_share += FINE_SHARE_WEIGHT * (fine - dev.fine_share)
+    if elapsed > MAX_INTERVAL_S:
+        day.water_gap = True  # its litres are this day's and the days the gap spanned
+        dev.prev_rate = -1.0
+        _end_run(home, dev, ts, out)
+        _night_flow(home, ts, -1.0, 0.0, out)
+        return
+    rate = litres / elapsed * 60.0
+    # Some use in every slot of the meter's own period (a quarter hour, or an hour), for
+    # far longer than this home ever runs: a dripping tap, a cistern running, a leak.
+    slot_s = FINE_SLOT_S if dev.fine_share >= 0.5 else COARSE_SLOT_S
+    slot = ts - ts % slot_s  # the start of the slot this report falls in
+    if dev.run_since != NEVER and slot > dev.run_slot + slot_s:
+        _end_run(home, dev, ts, out)  # a whole slot without use: the run is over
+    if litres > 0:
+        if dev.run_since == NEVER:
+            dev.run_since = ts - elapsed
+        dev.run_slot = slot
+        run = ts - dev.run_since
+        if run > day.run_max:
+            day.run_max = run
+        limit = home.run_high_s or (FINE_RUN_COLD_S if fine else COARSE_RUN_COLD_S)
+        if run >= limit and not dev.run_reported:
+            dev.run_reported = True
+            _leak(
+                home,
+                finding_at(
+                    home.home_id,
+                    Category.LEAK,
+                    "leak_continuous_use",
+                    Severity.MEDIUM,
+                    ts,
+                    f"water used in every {'quarter hour' if slot_s < 3600 else 'hour'} for "
+                    f"{duration_text(run)} without a break (now {rate:.1f} L/min): "
+                    "a tap dripping, a cistern running or a leak?",
+                    params={
+                        "variant": "quarter" if slot_s < 3600 else "hour",
+                        "running_s": round(run),
+                        "lpm": round(rate, 1),
+                    },
+                ),
+                out,
+            )
+    _night_flow(home, ts, rate, elapsed, out)
+    # Far more water than this home uses, in one interval or two in a row: a tap left on.
+    if elapsed >= MIN_RATE_INTERVAL_S:
+        if rate > day.rate_max:
+            day.rate_max = rate
+        pair = min(rate, dev.prev_rate)
+        if pair > day.pair_max:
+            day.pair_max = pair
+        rate_high = home.rate_high or (FINE_RATE_COLD_LPM if fine else COARSE_RATE_COLD_LPM)
+        pair_high = home.pair_high or (FINE_PAIR_COLD_LPM if fine else COARSE_PAIR_COLD_LPM)
+        if rate >= rate_high or pair >= pair_high:
+            since = ts - elapsed if rate >= rate_high else ts - 2 * elapsed
+            if home.high_use_reported_for < since - elapsed:
+                home.high_use_reported_for = since
+                what = "in one report" if rate >= rate_high else "in two reports in a row"
+                _leak(
+                    home,
+                    finding_at(
+                        home.home_id,
+                        Category.LEAK,
+                        "leak_high_use",
+                        Severity.HIGH,
+                        ts,
+                        f"{litres:.0f} L of water in {duration_text(elapsed)} ({rate:.1f} L/min) "
+                        f"{what}, far above what this home uses "
+                        f"(at most {min(rate_high, pair_high):.1f} L/min): a tap left on?",
+                        params={
+                            "litres": round(litres),
+                            "span_s": round(elapsed),
+                            "lpm": round(rate, 1),
+                            "usual_max_lpm": round(min(rate_high, pair_high), 1),
+                        },
+                    ),
+                    out,
+                )
+            else:
+                home.high_use_reported_for = since
+        dev.prev_rate = rate
+    else:
+        dev.prev_rate = -1.0
+
+
+def _end_run(home: HomeState, dev: DeviceState, ts: float, out: list[Finding]) -> None:
+    if dev.run_reported:
+        out.append(
+            finding_at(
+                home.home_id,
+                Category.LEAK,
+                "leak_continuous_use",
+                Severity.INFO,
+                ts,
+                f"water stopped after {duration_text(ts - dev.run_since)} of use",
+                clears=True,
+                params={"flowed_s": round(ts - dev.run_since)},
+            )
+        )
+    dev.run_since = NEVER
+    dev.run_reported = False
+
+
+def learn_limits(home: HomeState, min_days: int) -> None:
+    """Refresh the interval-volume limits from the home's own closed days (leak days
+    left out): never tighter than the highest this home has shown, with room above."""
+    rates, pairs, runs = [], [], []
+    for row in home.history:
+        if len(row) <= F_RUN_MAX or row[F_RATE_MAX] < 0:
+            continue  # an older summary, or a day without intervals (or with a leak)
+        rates.append(row[F_RATE_MAX])
+        pairs.append(row[F_PAIR_MAX])
+        runs.append(row[F_RUN_MAX])
+    if len(rates) < min_days:
+        return
+    fine = any(dev.fine_share >= 0.5 for dev in home.devices if dev.type is DeviceType.WATER_METER)
+    home.rate_high = max(
+        LIMIT_FACTOR * max(rates), FINE_RATE_FLOOR_LPM if fine else COARSE_RATE_FLOOR_LPM
+    )
+    home.pair_high = max(
+        LIMIT_FACTOR * max(pairs), FINE_PAIR_FLOOR_LPM if fine else COARSE_PAIR_FLOOR_LPM
+    )
+    home.run_high_s = max(RUN_FACTOR * max(runs), FINE_RUN_FLOOR_S if fine else COARSE_RUN_FLOOR_S)
 
 
 def _use(home: HomeState, ts: float, litres: float, out: list[Finding]) -> None:
@@ -138,7 +338,6 @@ def _use(home: HomeState, ts: float, litres: float, out: list[Finding]) -> None:
         sod = home.clock.second_of_day(ts)
         if FIRST_WATER_EARLIEST_S <= sod < 12 * 3600.0:
             day.first_water = ts - day.start
-    _trickle(home, ts, litres, out)
     limit = home.baseline.litres_high if home.baseline else home.settings.water.high_daily_l
     if day.litres > limit and home.high_daily_reported_day != day.day:
         home.high_daily_reported_day = day.day
@@ -152,6 +351,8 @@ def _use(home: HomeState, ts: float, litres: float, out: list[Finding]) -> None:
                 Severity.MEDIUM,
                 ts,
                 f"{day.litres:.0f} L of water used today{usual}",
+                params={"litres": round(day.litres)}
+                | ({} if home.baseline is None else {"usual_max_l": round(limit)}),
             ),
             out,
         )
@@ -170,54 +371,25 @@ def _prune_points(home: HomeState, now: float) -> None:
     del points[:keep]
 
 
-def _trickle(home: HomeState, ts: float, litres: float, out: list[Finding]) -> None:
-    """Some flow in every quarter hour for hours: a dripping tap or running cistern."""
-    slot = int(ts // SLOT15_S)
-    if slot != home.slot15:
-        w = home.settings.water
-        flowed = home.slot15_l >= w.trickle_min_l_per_slot
-        if flowed and slot == home.slot15 + 1:
-            home.trickle_run += 1
-        else:
-            home.trickle_run = 1 if flowed else 0
-            home.trickle_reported = False
-        home.slot15 = slot
-        home.slot15_l = 0.0
-        if home.trickle_run >= w.trickle_slots and not home.trickle_reported:
-            home.trickle_reported = True
-            if not home.leak_kind:  # not while a running-water finding is still open
-                _leak(
-                    home,
-                    finding_at(
-                        home.home_id,
-                        Category.LEAK,
-                        "leak_continuous_flow",
-                        Severity.MEDIUM,
-                        ts,
-                        f"water has been running in every quarter hour for "
-                        f"{duration_text(home.trickle_run * SLOT15_S)}",
-                    ),
-                    out,
-                )
-    home.slot15_l += litres
-
-
-def _night_flow(home: HomeState, ts: float, flow: float, out: list[Finding]) -> None:
-    """Flow above zero through the whole night, several nights running: a slow leak."""
+def _night_flow(
+    home: HomeState, ts: float, rate: float, elapsed: float, out: list[Finding]
+) -> None:
+    """Some use in every interval of the night, several nights running: a slow leak.
+    `rate` is the interval's L/min (-1 after a gap: that stretch of night is unknown)."""
     day = home.day
     assert day is not None
     sod = home.clock.second_of_day(ts)
-    in_night = NIGHT_FLOW_START_S <= sod < NIGHT_FLOW_END_S
+    in_night = NIGHT_FLOW_START_S < sod <= NIGHT_FLOW_END_S + NIGHT_FLOW_SLACK_S
     if home.night_flow_day != day.day or not in_night:
-        if home.night_flow_reports >= NIGHT_FLOW_MIN_REPORTS:
+        if home.night_flow_reports >= NIGHT_FLOW_COVER_S:
             _close_night(home, ts, out)
-        home.night_flow_reports = 0
+        home.night_flow_reports = 0.0
         home.night_flow_min = -1.0
         home.night_flow_day = day.day
-    if in_night:
-        home.night_flow_reports += 1
-        if home.night_flow_min < 0 or flow < home.night_flow_min:
-            home.night_flow_min = flow
+    if in_night and rate >= 0:
+        home.night_flow_reports += min(elapsed, sod - NIGHT_FLOW_START_S)
+        if home.night_flow_min < 0 or rate < home.night_flow_min:
+            home.night_flow_min = rate
 
 
 def _close_night(home: HomeState, ts: float, out: list[Finding]) -> None:
@@ -239,6 +411,7 @@ def _close_night(home: HomeState, ts: float, out: list[Finding]) -> None:
                 ts,
                 f"water kept flowing all night for {home.night_flow_run} nights running "
                 f"(at least {home.night_flow_min:.2f} L/min): a slow leak?",
+                params={"nights": home.night_flow_run, "lpm": round(home.night_flow_min, 2)},
             ),
             out,
         )
@@ -270,6 +443,7 @@ def check_flow(home: HomeState, dev: DeviceState, now: float, out: list[Finding]
                     f"water running without a break since {home.clock.clock_text(since)} "
                     f"({duration_text(now - since)}, now {dev.flow_lpm:.1f} L/min): "
                     "a tap left on or a leak?",
+                    params={"since_at": round(since), "lpm": round(dev.flow_lpm, 1)},
                 ),
                 out,
             )
@@ -308,11 +482,23 @@ def check_water_inactivity(home: HomeState, now: float, out: list[Finding]) -> f
         due = max(due, home.last_motion + quiet_s)
     if due > now:
         return due
+    # The rule needs a meter that reports at least every few hours, and judges only the
+    # litres its reports cover: a gap in them is unknown, not "no water".
+    known = NEVER
+    for dev in home.devices:
+        if dev.type is DeviceType.WATER_METER:
+            if interval_s(home, dev) > HEARTBEAT_MAX_S:
+                return INF
+            known = max(known, dev.last_seen)
+    if due > known:
+        home.waiting_data = True
+        return INF
     home.water_inact_reported_for = now
     if home.inact_reported_for == home.last_act:
         return INF  # this silence was already reported by a motion rule
     home.inact_reported_for = home.last_act
     home.inact_notified_at = now
+    home.inact_kind = "water_inactivity"
     used = home.water_total - _total_at(home, now - w.inactivity_window_s)
     out.append(
         finding_at(
@@ -323,6 +509,12 @@ def check_water_inactivity(home: HomeState, now: float, out: list[Finding]) -> f
             now,
             f"only {used:.0f} L of water in the last {duration_text(w.inactivity_window_s)} "
             f"(expected at least {limit:.0f} L)",
+            params={
+                "variant": "litres",
+                "litres": round(used),
+                "window_s": round(w.inactivity_window_s),
+                "min_l": round(limit),
+            },
         )
     )
     return INF
@@ -373,6 +565,12 @@ def check_street_rule(home: HomeState, now: float, out: list[Finding]) -> float:
             now,
             f"street rule: {used:.0f} L of water in the last "
             f"{duration_text(w.inactivity_window_s)} (under {limit:.0f} L)",
+            params={
+                "variant": "street_rule",
+                "litres": round(used),
+                "window_s": round(w.inactivity_window_s),
+                "min_l": round(limit),
+            },
         )
     )
     return INF

@@ -52,6 +52,23 @@ def save_plan(path: Path, plan: DemoPlan) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
+class PlanConflict(Exception):
+    """The data directory holds another demo than the one asked for."""
+
+
+def check_same_demo(saved: DemoPlan | None, wanted: DemoPlan, where: Path) -> None:
+    """Refuse, with what to do, a demo of other homes over a directory that holds one:
+    its homes, people and readings would mix with the new ones."""
+    if saved is None or saved.same_homes(wanted):
+        return
+    raise PlanConflict(
+        f"{where} holds the demo of {saved.homes} homes (seed {saved.seed}, "
+        f"{saved.backfill_days} days of history); run `eldercare demo --homes {saved.homes} "
+        f"--seed {saved.seed} --backfill-days {saved.backfill_days}` to go on with it, or "
+        "set ELDERCARE_DATA_DIR to an empty directory (or delete this one) for a new demo"
+    )
+
+
 def choose_plan(saved: DemoPlan | None, wanted: DemoPlan, now: datetime) -> tuple[DemoPlan, bool]:
     """The saved plan if it fits what is asked and is still current, else the new one;
     and whether it is a resumption."""

@@ -4,17 +4,41 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
+import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from core.logs import kv
-from core.settings import MqttTarget
+from core.settings import MqttTarget, Settings
 from eldercare.mosquitto import free_port
 
 log = logging.getLogger("eldercare.embedded")
+
+
+class EmbeddedUnavailable(RuntimeError):
+    """A command needs an embedded service whose package (the demo extra) is not installed."""
+
+
+def require_embedded(settings: Settings, *, database: bool = True, broker: bool = True) -> None:
+    """Raise EmbeddedUnavailable, in one line saying what to do, if a service a command
+    falls back to (its URL not configured) is not installed; call before starting either."""
+    wanted = []
+    if database and not settings.database_url:
+        wanted.append(("ELDERCARE_DATABASE_URL", "PostgreSQL", "pgserver"))
+    if broker and not settings.mqtt_url:
+        wanted.append(("ELDERCARE_MQTT_URL", "MQTT broker", "amqtt"))
+    missing = [w for w in wanted if importlib.util.find_spec(w[2]) is None]
+    if missing:
+        unset = " and ".join(w[0] for w in missing)
+        embedded = " and ".join(w[1] for w in missing)
+        raise EmbeddedUnavailable(
+            f"{unset} not set and the embedded {embedded} not installed:"
+            " pip install 'eldercare[demo]' to run the demo, or set the URL for real services"
+        )
 
 
 @asynccontextmanager
@@ -23,11 +47,16 @@ async def embedded_postgres(data_dir: Path) -> AsyncIterator[str]:
 
     The data directory persists, so the next run resumes where this one stopped.
     """
-    import pgserver  # imported here: only the embedded path needs it
 
     def start() -> Any:
         data_dir.mkdir(parents=True, exist_ok=True)
-        return pgserver.get_server(data_dir, cleanup_mode="stop")
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, ssh sessions),
+            # as pgserver is imported; pgserver then uses /tmp, which is fine.
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+            import pgserver  # imported here: only the embedded path needs it
+
+            return pgserver.get_server(data_dir, cleanup_mode="stop")
 
     # initdb and pg_ctl block for seconds: keep them off the event loop.
     server: Any = await asyncio.to_thread(start)

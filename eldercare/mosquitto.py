@@ -11,10 +11,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.settings import MqttTarget
+from eldercare.broker_admin import DynsecAdmin
 
 DEPLOY_DIR = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto"
 INGEST_USER = ("ingest", "ingest-secret")
 SIMULATOR_USER = ("simulator", "simulator-secret")
+ADMIN_USER = ("admin", "admin-secret")
+DYNSEC_PLUGIN_PATHS = (
+    "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so",
+    "/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so",
+    "/usr/lib/mosquitto_dynamic_security.so",
+    "/usr/local/lib/mosquitto_dynamic_security.so",
+)
 START_TIMEOUT_SECONDS = 10.0
 
 
@@ -33,6 +41,7 @@ class Mosquitto:
     port: int
     workdir: Path
     process: subprocess.Popen[bytes] | None = None
+    _initialised: bool = False  # the logins are made once; the broker keeps them
 
     def target(self, user: tuple[str, str] = INGEST_USER) -> MqttTarget:
         """Where and as whom to connect."""
@@ -56,41 +65,59 @@ class Mosquitto:
                 raise RuntimeError(f"mosquitto exited: {log_text}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
             except OSError:
                 time.sleep(0.05)
+                continue
+            if not self._initialised:
+                with DynsecAdmin(self.target(ADMIN_USER)) as admin:
+                    admin.init(INGEST_USER, SIMULATOR_USER)
+                self._initialised = True
+            return
         raise RuntimeError("mosquitto did not start listening")
 
     def stop(self, *, forget_sessions: bool = False) -> None:
-        """Stop the broker; it saves persistent sessions unless told to forget them."""
+        """Stop the broker; it saves persistent sessions unless told to forget them (the
+        logins stay)."""
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
         if forget_sessions:
-            shutil.rmtree(self.workdir / "data", ignore_errors=True)
-            (self.workdir / "data").mkdir()
+            for state in (self.workdir / "data").glob("*.db"):
+                state.unlink()
+
+
+def _dynsec_plugin() -> str:
+    """This machine's dynamic security plugin (Debian's path, then others)."""
+    for path in DYNSEC_PLUGIN_PATHS:
+        if Path(path).exists():
+            return path
+    raise RuntimeError(
+        "Mosquitto's dynamic security plugin is not installed (Debian: apt-get install mosquitto)"
+    )
 
 
 def make_mosquitto(workdir: Path) -> Mosquitto:
     """Write a config from deploy/mosquitto with a free port and local paths.
 
-    Only the listener, the file paths and the process user change; every limit is
-    the deployed one, so what the tests and benchmarks see is what production gets.
+    Only the listener, the file paths and the process user change; every limit and the
+    dynamic security plugin are the deployed ones, so what the tests and benchmarks see
+    is what production gets. `start()` then creates the ingest and simulator logins
+    through the plugin's control API, as `eldercare broker init --simulator` does.
     """
-    if shutil.which("mosquitto") is None or shutil.which("mosquitto_passwd") is None:
+    if shutil.which("mosquitto") is None or shutil.which("mosquitto_ctrl") is None:
         raise RuntimeError("mosquitto is not installed (Debian: apt-get install mosquitto)")
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    passwd = workdir / "passwd"
-    passwd.touch()
-    for user, password in (INGEST_USER, SIMULATOR_USER):
-        subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, password], check=True)
-    shutil.copy(DEPLOY_DIR / "acl", workdir / "acl")
     (workdir / "data").mkdir(exist_ok=True)
+    dynsec = workdir / "data" / "dynamic-security.json"
+    if not dynsec.exists():
+        subprocess.run(
+            ["mosquitto_ctrl", "dynsec", "init", str(dynsec), *ADMIN_USER],
+            check=True, capture_output=True,
+        )  # fmt: skip
     conf = (DEPLOY_DIR / "mosquitto.conf").read_text()
     conf = conf.replace("listener 1883", f"listener {port} 127.0.0.1")
-    conf = conf.replace("/mosquitto/config/passwd", str(passwd))
-    conf = conf.replace("/mosquitto/config/acl", str(workdir / "acl"))
+    conf = conf.replace(f"plugin {DYNSEC_PLUGIN_PATHS[2]}", f"plugin {_dynsec_plugin()}")
     conf = conf.replace("/mosquitto/data/", str(workdir / "data") + "/")
     # Run as ourselves: as root, mosquitto would switch to a user that cannot read workdir.
     conf += f"\nuser {getpass.getuser()}\n"

@@ -8,11 +8,12 @@ message goes to the stand-in gateways.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import asyncpg
 
-from alerts.routing import ChannelKind, Contact, Endpoint, Language, Role
+from core.contacts import ChannelKind, Contact, Endpoint, Language, Role
 from storage.alerts_routing import put_contact
 
 STREET = "幸福街道"
@@ -22,6 +23,13 @@ SUPERVISOR = "office.xingfu"
 OPERATIONS = "ops.desk"
 _SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
 _GIVEN = ("秀英", "桂兰", "玉兰", "淑珍", "建国", "德明", "凤英", "志强", "素梅", "文华")
+# Short care notes, one home in a few each (fictional).
+_NOTES = (
+    ("hearing", "听力较弱，请敲门大声些"),
+    ("mobility", "使用助行器，开门较慢"),
+    ("medication", "降压药，早晚各一次"),
+    ("pets", "家中有一只小狗，性情温顺"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +41,13 @@ class HomePeople:
     resident_name: str
     resident_phone: str
     contacts: tuple[Contact, ...]
+    building: str = ""
+    floor: str = ""
+    unit: str = ""
+    birth_year: int | None = None
+    key_holder_name: str = ""
+    key_holder_phone: str = ""
+    care_notes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +107,18 @@ def people_for(home_ids: list[str]) -> list[HomePeople]:
             ),
         )
         name = _SURNAMES[number % len(_SURNAMES)] + _GIVEN[(number // 3) % len(_GIVEN)]
-        address = f"{STREET}{number // 20 + 1}号楼 {number % 20 + 1:02d}室"
-        out.append(HomePeople(home_id, address, name, f"+86139000{number + 1:05d}", contacts))
+        building, flat = f"{number // 20 + 1}号楼", number % 20
+        address = f"{STREET}{building} {flat + 1:02d}室"
+        notes = tuple(_NOTES[i] for i in range(len(_NOTES)) if (number + i) % 3 == 0)
+        out.append(
+            HomePeople(
+                home_id, address, name, f"+86139000{number + 1:05d}", contacts,
+                building=building, floor=str(flat // 4 + 1), unit=f"{flat + 1:02d}室",
+                birth_year=1930 + number % 20,
+                key_holder_name=f"邻居{_SURNAMES[(number + 7) % len(_SURNAMES)]}阿姨",
+                key_holder_phone=f"+86136555{number + 1:05d}", care_notes=notes,
+            )
+        )  # fmt: skip
     return out
 
 
@@ -102,14 +127,19 @@ async def register_people(conn: asyncpg.Connection, people: list[HomePeople]) ->
     async with conn.transaction():
         for home in people:
             await conn.execute(
-                "UPDATE homes SET address = $2, street = $3, district = $4 WHERE id = $1",
-                home.home_id, home.address, STREET, DISTRICT,
+                "UPDATE homes SET address = $2, street = $3, district = $4, building = $5,"
+                " floor = $6, unit = $7 WHERE id = $1",
+                home.home_id, home.address, STREET, DISTRICT, home.building or None,
+                home.floor or None, home.unit or None,
             )  # fmt: skip
             await conn.execute(
-                "INSERT INTO residents (home_id, display_name, language, phone)"
-                " SELECT $1, $2, 'zh-CN', $3"
+                "INSERT INTO residents (home_id, display_name, language, phone, birth_year,"
+                " key_holder_name, key_holder_phone, care_notes)"
+                " SELECT $1, $2, 'zh-CN', $3, $4, $5, $6, $7::jsonb"
                 " WHERE NOT EXISTS (SELECT 1 FROM residents WHERE home_id = $1)",
-                home.home_id, home.resident_name, home.resident_phone,
+                home.home_id, home.resident_name, home.resident_phone, home.birth_year,
+                home.key_holder_name or None, home.key_holder_phone or None,
+                json.dumps(dict(home.care_notes)),
             )  # fmt: skip
             for contact in home.contacts:
                 await put_contact(conn, home.home_id, contact)

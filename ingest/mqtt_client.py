@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import select
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from core.backoff import Backoff
 from core.logs import kv
+from core.pipeline import CommittedBatch
 from core.settings import MqttTarget
 
 log = logging.getLogger("eldercare.ingest.mqtt")
@@ -39,6 +41,9 @@ MISC_LOOP_INTERVAL_SECONDS = 1.0
 # messages' worth, small enough to stay in the CPU cache.
 RECV_CHUNK_BYTES = 65536
 CONNECT_TIMEOUT_SECONDS = 10.0
+# asyncio.timeout, never wait_for, around waits a stop may cancel: Python 3.11's wait_for
+# returns normally when cancelled just as what it waits for completes, so the stop is lost
+# and the task waits on forever (seen: a SIGTERMed worker never exiting).
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +92,29 @@ class _BufferedClient(paho.Client):
         """Forget bytes of a closed connection."""
         self._read_buffer, self._read_pos = b"", 0
 
+    def keep_alive_while_paused(self) -> None:
+        """While we do not read (backpressure), the broker's PINGRESP waits in the socket
+        behind the messages we are not taking yet, and paho, not seeing it, would close
+        a healthy connection after one keep-alive. Bytes waiting for us are the broker's
+        answer: count them as heard from it. (A broker that sent nothing stays silent
+        and is timed out as usual; a dead peer fails our PINGREQ writes.)"""
+        sock = self._sock
+        if sock is None:
+            return
+        waiting = self.has_buffered_input or bool(select.select([sock], [], [], 0)[0])
+        if waiting:
+            with self._msgtime_mutex:
+                self._last_bytes_received = paho.time_func()
+            self._ping_t = 0
+
 
 class MqttConnectionError(ConnectionError):
     """The broker refused us or could not be reached."""
+
+
+class SubscriptionRefused(MqttConnectionError):
+    """The broker accepted our login but refused a subscription (its ACL): we would
+    receive nothing, so we are not ready."""
 
 
 class ManualAckSubscriber:
@@ -110,20 +135,29 @@ class ManualAckSubscriber:
         receive_maximum: int,
         on_message: Callable[[InboundMessage], None],
         on_connection_lost: Callable[[], None] = lambda: None,
+        also_subscribe: Sequence[str] = (),
+        keepalive_s: int = KEEPALIVE_SECONDS,
+        session_expiry_s: int = SESSION_EXPIRY_SECONDS,
     ) -> None:
         self._target = target
         self._client_id = client_id
         self._topic_filter = topic_filter
+        # Plain (never shared) filters besides the main one: ingest's own heartbeat topic.
+        self._also_subscribe = tuple(also_subscribe)
         self._protocol = protocol
         self._receive_maximum = max(1, min(receive_maximum, 65535))
         self._on_message_cb = on_message
         self._on_connection_lost = on_connection_lost
+        self._keepalive_s = keepalive_s
+        self._session_expiry_s = session_expiry_s
         self._generation = 0
         self._paused = False
         self._fd: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._connected: asyncio.Future[ReasonCode] | None = None
+        self._subacked: asyncio.Future[list[ReasonCode]] | None = None
+        self.refused_filters: tuple[str, ...] = ()  # of the last SUBACK; () when all taken
         self._disconnected = asyncio.Event()
         self._client = self._make_client()
 
@@ -143,6 +177,7 @@ class ManualAckSubscriber:
             client.tls_set()
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
         client.on_message = self._on_paho_message
         client.on_socket_open = self._on_socket_open
         client.on_socket_close = self._on_socket_close
@@ -213,6 +248,12 @@ class ManualAckSubscriber:
         if self._connected is not None and not self._connected.done():
             self._connected.set_result(reason)
 
+    def _on_subscribe(
+        self, client: paho.Client, userdata: Any, mid: int, codes: Any, props: Any
+    ) -> None:
+        if self._subacked is not None and not self._subacked.done():
+            self._subacked.set_result(list(codes))
+
     def _on_disconnect(
         self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
@@ -260,6 +301,16 @@ class ManualAckSubscriber:
                 count += 1
         return count
 
+    async def forward(self, batch: CommittedBatch, home_of: Mapping[str, str]) -> None:
+        """Nothing to do: on one machine the detectors take the batch in-process."""
+
+    def publish(self, topic: str, payload: bytes) -> bool:
+        """Publish with QoS 1 on the current connection (ingest's heartbeat); False, and
+        nothing queued, while not connected."""
+        if not self._client.is_connected():
+            return False
+        return self._client.publish(topic, payload, qos=1).rc == paho.MQTT_ERR_SUCCESS
+
     # -- connection lifetime ------------------------------------------------------------
     async def run(self, ready: asyncio.Event | None = None) -> None:
         """Connect, subscribe and keep reconnecting with jittered backoff until cancelled."""
@@ -271,6 +322,17 @@ class ManualAckSubscriber:
             while True:
                 try:
                     await self._connect_and_subscribe()
+                except SubscriptionRefused as exc:
+                    if outage_started is None:
+                        outage_started = time.monotonic()
+                        log.error(kv(
+                            "subscription_refused", host=self._target.host,
+                            user=self._target.username, refused=exc,
+                            meanwhile="not ready; nothing is received; retrying",
+                            action="let this login subscribe: eldercare broker init",
+                        ))  # fmt: skip
+                    await asyncio.sleep(backoff.next_delay_s())
+                    continue
                 except (OSError, MqttConnectionError, TimeoutError) as exc:
                     if outage_started is None:
                         outage_started = time.monotonic()
@@ -283,6 +345,7 @@ class ManualAckSubscriber:
                     )
                     outage_started = None
                 backoff.reset()
+                self.refused_filters = ()
                 if ready is not None:
                     ready.set()
                 await self._serve_until_disconnected()
@@ -309,40 +372,109 @@ class ManualAckSubscriber:
         kwargs: dict[str, Any] = {}
         if self._protocol == "5":
             properties = Properties(PacketTypes.CONNECT)
-            properties.SessionExpiryInterval = SESSION_EXPIRY_SECONDS
+            properties.SessionExpiryInterval = self._session_expiry_s
             properties.ReceiveMaximum = self._receive_maximum
             kwargs["clean_start"] = False
         await self._loop.run_in_executor(
             None,
             lambda: self._client.connect(
-                self._target.host, self._target.port, KEEPALIVE_SECONDS,
+                self._target.host, self._target.port, self._keepalive_s,
                 properties=properties, **kwargs,
             ),
         )  # fmt: skip
         try:
-            reason = await asyncio.wait_for(
-                asyncio.shield(self._connected), CONNECT_TIMEOUT_SECONDS
-            )
+            async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):  # not wait_for: see the top
+                reason = await asyncio.shield(self._connected)
         except TimeoutError:
             self._client.disconnect()
             raise
         if reason.is_failure:
             self._client.disconnect()
             raise MqttConnectionError(f"broker refused the connection: {reason}")
-        result, _ = self._client.subscribe(self._topic_filter, qos=1)
-        if result != paho.MQTT_ERR_SUCCESS:
-            raise MqttConnectionError(f"subscribe failed: {paho.error_string(result)}")
+        await self._subscribe()
         log.info(kv("broker_connected", host=self._target.host, port=self._target.port,
                     client_id=self._client_id, topic=self._topic_filter))  # fmt: skip
+
+    async def _subscribe(self) -> None:
+        """Subscribe and read the SUBACK: a refused filter (reason code 0x80 or more,
+        e.g. the broker's ACL) is a failed connection, retried with backoff, never a
+        worker that looks connected and receives nothing."""
+        assert self._loop is not None
+        filters = [(f, 1) for f in (self._topic_filter, *self._also_subscribe)]
+        self._subacked = self._loop.create_future()
+        result, _ = self._client.subscribe(filters)
+        if result != paho.MQTT_ERR_SUCCESS:
+            raise MqttConnectionError(f"subscribe failed: {paho.error_string(result)}")
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
+                codes = await asyncio.shield(self._subacked)
+        except TimeoutError:
+            self._client.disconnect()
+            raise
+        refused = [
+            (f, code) for (f, _), code in zip(filters, codes, strict=False) if code.is_failure
+        ]
+        self.refused_filters = tuple(f for f, _ in refused)
+        if refused:
+            self._client.disconnect()
+            raise SubscriptionRefused(
+                "; ".join(f"{f} refused ({code}, 0x{code.value:02x})" for f, code in refused)
+            )
 
     async def _serve_until_disconnected(self) -> None:
         """Drive paho's timers (keepalive pings, retries) until the connection drops."""
         while not self._disconnected.is_set():
+            if self._paused:
+                self._client.keep_alive_while_paused()
             if self._client.loop_misc() != paho.MQTT_ERR_SUCCESS:
                 break
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._disconnected.wait(), MISC_LOOP_INTERVAL_SECONDS)
+                async with asyncio.timeout(MISC_LOOP_INTERVAL_SECONDS):
+                    await self._disconnected.wait()
         # From here on, nothing received on the old connection may be acked: the broker
         # will redeliver it on the next one.
         self._generation += 1
         self._on_connection_lost()
+
+
+def _end_session_blocking(target: MqttTarget, client_id: str, protocol: str) -> None:
+    v5 = protocol == "5"
+    client = paho.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
+        clean_session=None if v5 else True,
+    )
+    if target.username:
+        client.username_pw_set(target.username, target.password)
+    if target.tls:
+        client.tls_set()
+    answered = threading.Event()
+    outcome: list[Any] = []
+
+    def on_connect(c: paho.Client, u: Any, flags: Any, reason: Any, props: Any) -> None:
+        outcome.append(reason)
+        answered.set()
+
+    client.on_connect = on_connect
+    kwargs: dict[str, Any] = {"clean_start": True} if v5 else {}
+    properties = None
+    if v5:
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = 0
+    client.connect(target.host, target.port, KEEPALIVE_SECONDS, properties=properties, **kwargs)
+    client.loop_start()
+    try:
+        if not answered.wait(CONNECT_TIMEOUT_SECONDS):
+            raise MqttConnectionError("the broker did not answer")
+        if outcome[0].is_failure:
+            raise MqttConnectionError(f"broker refused the connection: {outcome[0]}")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+async def end_session(target: MqttTarget, client_id: str, protocol: str) -> None:
+    """Discard the broker's session of `client_id` (its subscriptions, its `$share`
+    membership and its queue): connect with a clean start and no session expiry."""
+    await asyncio.to_thread(_end_session_blocking, target, client_id, protocol)

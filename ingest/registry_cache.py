@@ -15,6 +15,10 @@ from storage.registry import DeviceInfo, device_info
 log = logging.getLogger("eldercare.ingest.registry")
 
 DEVICES_CHANGED_CHANNEL = "devices_changed"
+# Whatever a database restart throws at a listening connection (asyncpg's
+# InternalClientError included: a connection broken mid-operation).
+_CONNECTION_FAILURES = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError,
+                        asyncpg.exceptions.InternalClientError)  # fmt: skip
 
 
 class RegistryCache:
@@ -48,7 +52,7 @@ class RegistryCache:
         while True:
             try:
                 conn = await asyncpg.connect(database_url)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            except _CONNECTION_FAILURES:
                 await asyncio.sleep(backoff.next_delay_s())
                 continue
             backoff.reset()
@@ -60,6 +64,11 @@ class RegistryCache:
                 self.invalidate()
                 await lost.wait()
                 log.info(kv("registry_listener_lost"))
+            except _CONNECTION_FAILURES:
+                # Lost while subscribing: go round again. Meanwhile every batch looks up
+                # the devices it does not know, so nothing is refused for it.
+                self.invalidate()
+                await asyncio.sleep(backoff.next_delay_s())
             finally:
                 if not conn.is_closed():
-                    await conn.close()
+                    conn.terminate()

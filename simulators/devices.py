@@ -8,6 +8,11 @@ collapses the level over a day or three, then the device goes silent until repla
 Short connectivity losses of a few minutes, a few per device a month, are bracketed by
 `{"online": false}` (the MQTT last will) and `{"online": true}`; the messages in between
 are lost. After a reboot (a repair or a new battery) sequence numbers restart at 0.
+
+Profiles (`simulators.world`) change some of this: a PIR may send its heartbeat only
+after an hour in which it sent nothing (`idle`), index-only meters send no status at all
+(`none`), and a meter that falls silent for days says nothing about it (an outage that
+is not announced).
 """
 
 from __future__ import annotations
@@ -15,14 +20,23 @@ from __future__ import annotations
 import random
 from bisect import bisect_right
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from core.readings import DeviceType
 from simulators.events import HEARTBEAT, OFFLINE, ONLINE, ONLINE_REBOOT, SMOKE_TEST, RawEvent
-from simulators.incidents import DeviceFault, Incident, IncidentKind, resident_windows
+from simulators.incidents import (
+    DeviceFault,
+    Incident,
+    IncidentKind,
+    ReportGap,
+    resident_windows,
+)
 from simulators.layout import (
     DEVICE_COUNT,
+    HALL,
+    PIR_DEVICES,
+    WATER_METER,
     device_firmware,
     device_id,
     device_room,
@@ -30,6 +44,7 @@ from simulators.layout import (
 )
 from simulators.localtime import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, HomeCalendar
 from simulators.randomness import poisson
+from simulators.world import MeterKind, PirHeartbeat, WorldProfile
 
 HEARTBEAT_MS: Mapping[DeviceType, int] = MappingProxyType(
     {
@@ -59,6 +74,7 @@ class Outage:
     start_ms: int
     end_ms: int
     reboot: bool  # back after a reboot (repair, new battery): seq restarts
+    announce: bool = True  # "offline" (the MQTT last will) and "online" bracket it
 
     def __post_init__(self) -> None:
         if self.end_ms <= self.start_ms:
@@ -109,10 +125,13 @@ class DeviceSpec:
     outages: tuple[Outage, ...]
     seq_start: int
     self_tests_ms: tuple[int, ...] = ()  # smoke alarm only
+    heartbeat_mode: str = "fixed"  # "fixed" (on its phase), "idle" (after silence), "none"
 
     def __post_init__(self) -> None:
         if self.heartbeat_ms <= 0 or self.seq_start < 0:
             raise ValueError("heartbeat_ms must be positive and seq_start non-negative")
+        if self.heartbeat_mode not in ("fixed", "idle", "none"):
+            raise ValueError("heartbeat_mode must be fixed, idle or none")
 
 
 def _battery(
@@ -171,13 +190,23 @@ def _self_tests(
 
 
 def build_devices(
-    home_id: str, cal: HomeCalendar, incidents: tuple[Incident, ...], rng: random.Random
+    home_id: str,
+    cal: HomeCalendar,
+    incidents: tuple[Incident, ...],
+    rng: random.Random,
+    hall_rng: random.Random,
 ) -> tuple[DeviceSpec, ...]:
-    """The home's seven devices with their batteries, outages and self-tests."""
+    """Every device a home can have, by number, with batteries, outages and self-tests.
+
+    The hall PIR's draws come from `hall_rng`, so the others are those of a home that
+    never had one.
+    """
     faults = [inc for inc in incidents if isinstance(inc, DeviceFault)]
     resident = resident_windows(incidents)
     specs = []
     for number in range(DEVICE_COUNT):
+        if number == HALL:
+            rng = hall_rng
         kind = device_type(number)
         mine = [f for f in faults if f.device == number]
         battery_fault = next((f for f in mine if f.kind is IncidentKind.BATTERY_FLAT), None)
@@ -211,15 +240,18 @@ def status_events(
 ) -> None:
     """Heartbeats, outage boundaries and self-tests of one device in [start_ms, end_ms)."""
     number, battery, rssi = spec.number, spec.battery, spec.rssi_dbm
-    interval, phase = spec.heartbeat_ms, spec.heartbeat_phase_ms
-    t = start_ms + (phase - start_ms) % interval
-    while t < end_ms:
-        out.append((t, number, HEARTBEAT, battery.pct(t), rssi + rng.randint(-6, 6)))
-        t += interval
+    if spec.heartbeat_mode == "fixed":
+        interval, phase = spec.heartbeat_ms, spec.heartbeat_phase_ms
+        t = start_ms + (phase - start_ms) % interval
+        while t < end_ms:
+            out.append((t, number, HEARTBEAT, battery.pct(t), rssi + rng.randint(-6, 6)))
+            t += interval
     for at in spec.self_tests_ms:
         if start_ms <= at < end_ms:
             out.append((at, number, SMOKE_TEST, battery.pct(at), 0))
     for outage in spec.outages:
+        if not outage.announce:
+            continue
         if start_ms <= outage.start_ms < end_ms:
             out.append((outage.start_ms, number, OFFLINE, 0, 0))
         if start_ms <= outage.end_ms < end_ms:
@@ -250,3 +282,57 @@ def drop_during_outages(
             continue
         kept.append(event)
     return kept
+
+
+def idle_heartbeats(
+    spec: DeviceSpec,
+    sent: list[int],
+    last_sent_ms: int,
+    end_ms: int,
+    rng: random.Random,
+    out: list[RawEvent],
+) -> int:
+    """An `idle` device's heartbeats up to `end_ms`: one whenever it has sent nothing for
+    its interval. `sent` are its other messages' times (sorted); returns its last send."""
+    interval, battery, rssi, number = spec.heartbeat_ms, spec.battery, spec.rssi_dbm, spec.number
+    last = last_sent_ms
+    for at in (*sent, end_ms):
+        while last + interval < at:
+            last += interval
+            out.append((last, number, HEARTBEAT, battery.pct(last), rssi + rng.randint(-6, 6)))
+        if at < end_ms:
+            last = max(last, at)
+    return last
+
+
+def profile_devices(
+    devices: tuple[DeviceSpec, ...], incidents: tuple[Incident, ...], world: WorldProfile
+) -> tuple[DeviceSpec, ...]:
+    """The devices as a profile has them: heartbeats, and the report gaps' silences."""
+    out = []
+    for spec in devices:
+        gaps = [
+            (inc.start_ms, inc.end_ms, inc.kind)
+            for inc in incidents
+            if isinstance(inc, ReportGap) and spec.number in inc.devices
+        ]
+        # A short link loss inside a longer gap would be heard: the gap stands for both.
+        outages = [
+            o
+            for o in spec.outages
+            if o.reboot or not any(s <= o.end_ms and o.start_ms <= e for s, e, _ in gaps)
+        ]
+        for start, end, kind in gaps:  # a silent meter says nothing; a cut network, offline
+            announce = kind is not IncidentKind.METER_SILENT
+            outages.append(Outage(start, end, reboot=False, announce=announce))
+        mode = spec.heartbeat_mode
+        if spec.number == WATER_METER and world.meter is not MeterKind.FLOW15:
+            # Index-only meters send their reads and nothing else, not even when they are
+            # out of service (a replaced one carries on counting its sequence numbers).
+            mode = "none"
+            outages = [replace(o, announce=False) for o in outages]
+        elif spec.number in (*PIR_DEVICES, HALL) and world.pir_heartbeat is PirHeartbeat.IDLE:
+            mode = "idle"
+        outages.sort(key=lambda o: o.start_ms)
+        out.append(replace(spec, outages=tuple(outages), heartbeat_mode=mode))
+    return tuple(out)

@@ -43,7 +43,7 @@ class Overlay:
             raise ValueError("an overlay must end after it starts")
 
 
-class _Track:
+class Track:
     """Appends segments back to back from a start time, in UTC ms."""
 
     def __init__(self, start_ms: int) -> None:
@@ -74,7 +74,7 @@ def _minutes(rng: random.Random, low: float, high: float) -> int:
 
 def _fall(inc: Fall, night: bool, rng: random.Random) -> Overlay:
     start = inc.start_ms - 3 * MS_PER_MINUTE
-    track = _Track(start)
+    track = Track(start)
     if night and inc.room != BEDROOM:  # got up from bed, then went to the bathroom
         track.stay(BEDROOM, ACTIVE, MS_PER_MINUTE)
     track.stay(inc.room, ACTIVE, inc.start_ms - track.t)
@@ -98,9 +98,9 @@ def _fall(inc: Fall, night: bool, rng: random.Random) -> Overlay:
 
 def _tap(inc: WaterRunning, rng: random.Random) -> list[Overlay]:
     """Turns the tap on (and forgets it), later comes back and turns it off."""
-    on = _Track(inc.start_ms - 2 * MS_PER_MINUTE)
+    on = Track(inc.start_ms - 2 * MS_PER_MINUTE)
     on.stay(inc.room, ACTIVE, 3 * MS_PER_MINUTE)
-    off = _Track(inc.end_ms - 30 * MS_PER_SECOND)
+    off = Track(inc.end_ms - 30 * MS_PER_SECOND)
     off.stay(inc.room, ACTIVE, _minutes(rng, 2, 4))
     return [
         on.overlay(inc.start_ms - 2 * MS_PER_MINUTE),
@@ -110,7 +110,7 @@ def _tap(inc: WaterRunning, rng: random.Random) -> list[Overlay]:
 
 def _wandering(inc: NightWandering, rng: random.Random) -> Overlay:
     """Room to room at night, opening the door, sitting a while, back to bed."""
-    track = _Track(inc.start_ms)
+    track = Track(inc.start_ms)
     track.stay(BEDROOM, ACTIVE, _minutes(rng, 1, 2))
     room = BEDROOM
     choices = (
@@ -140,7 +140,7 @@ def _wandering(inc: NightWandering, rng: random.Random) -> Overlay:
 def _smoke(inc: Smoke, rng: random.Random) -> Overlay:
     """Cooking; the pan smokes; the door is opened to clear it; dinner is rescued."""
     start = inc.start_ms - _minutes(rng, 10, 25)
-    track = _Track(start)
+    track = Track(start)
     track.stay(KITCHEN, ACTIVE, inc.start_ms - start + MS_PER_MINUTE)
     track.flow(start + MS_PER_MINUTE, 60 * MS_PER_SECOND, _SINK_ML)
     track.flow(inc.start_ms + 20 * MS_PER_SECOND, 30 * MS_PER_SECOND, _SINK_ML)
@@ -154,7 +154,7 @@ def _smoke(inc: Smoke, rng: random.Random) -> Overlay:
 def _stay_away(inc: StayAway) -> Overlay:
     """Leaves through the entrance, comes back days later through it."""
     start = inc.start_ms - 3 * MS_PER_MINUTE
-    track = _Track(start)
+    track = Track(start)
     track.stay(ENTRANCE, ACTIVE, 3 * MS_PER_MINUTE)
     track.stay(AWAY, OUT, inc.end_ms - inc.start_ms)
     track.stay(ENTRANCE, ACTIVE, 2 * MS_PER_MINUTE)

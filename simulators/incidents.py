@@ -22,6 +22,10 @@ Categories (DESIGN.md) — the choice made here:
 | device offline | device | goes offline → back online |
 | battery flat | device | battery at or below 20 % → battery replaced |
 | meter replaced | device | old meter offline → new meter online |
+| network outage (profiles with gaps) | device | the home's PIRs and smoke alarm offline → back |
+| meter silent (profiles with gaps) | device | the meter's last report → its next one |
+| holiday (profiles with life) | (none) | not an incident: away for days, nobody told |
+| pipeline outage | system | our broker or ingest down (home `*`) |
 
 A stay away is never `inactivity`: the resident left through the entrance, so a detector
 that pages "no sign of life" then is wrong. The undeclared stay is `routine` (a day unlike
@@ -60,6 +64,10 @@ class IncidentKind(enum.StrEnum):
     DEVICE_OFFLINE = "device_offline"
     BATTERY_FLAT = "battery_flat"
     METER_REPLACED = "meter_replaced"
+    NETWORK_OUTAGE = "network_outage"
+    METER_SILENT = "meter_silent"
+    HOLIDAY = "holiday"
+    PIPELINE_OUTAGE = "pipeline_outage"
 
     @property
     def category(self) -> Category | None:
@@ -80,6 +88,10 @@ _CATEGORIES: Mapping[IncidentKind, Category | None] = MappingProxyType(
         IncidentKind.DEVICE_OFFLINE: Category.DEVICE,
         IncidentKind.BATTERY_FLAT: Category.DEVICE,
         IncidentKind.METER_REPLACED: Category.DEVICE,
+        IncidentKind.NETWORK_OUTAGE: Category.DEVICE,
+        IncidentKind.METER_SILENT: Category.DEVICE,
+        IncidentKind.HOLIDAY: None,
+        IncidentKind.PIPELINE_OUTAGE: Category.SYSTEM,
     }
 )
 
@@ -169,7 +181,16 @@ class Smoke(Incident):
 
 @dataclass(frozen=True, slots=True)
 class StayAway(Incident):
-    """Staying with family: leaves through the entrance at the start, back at the end."""
+    """Staying with family (or on holiday): leaves through the entrance at the start,
+    back at the end."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReportGap(Incident):
+    """Devices silent without a fault of their own: the home's network down, a meter not
+    reporting. Their messages are lost (a batched meter keeps its reads)."""
+
+    devices: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +209,7 @@ def resident_windows(incidents: tuple[Incident, ...]) -> list[tuple[int, int]]:
     """The spans the resident's incidents cover, hospital stays included, for device draws."""
     spans = []
     for inc in incidents:
-        if isinstance(inc, DeviceFault):
+        if isinstance(inc, DeviceFault | ReportGap):
             continue
         end = inc.end_ms
         if isinstance(inc, Fall):

@@ -1,7 +1,10 @@
-"""The home: five rooms with one PIR motion sensor each, a water meter and a smoke alarm.
+"""The home: five rooms, up to six PIR motion sensors, a water meter and a smoke alarm.
 
-Devices are numbered within a home; a PIR's number is its room's, so a segment's room
-is also the index of the sensor that can see the resident.
+Devices are numbered within a home; a room PIR's number is its room's, so a segment's
+room is also the index of the sensor that can see the resident. The sixth PIR watches
+the hall (the corridor the rooms open onto): it sees the resident pass from room to room
+and come and go, not sit in a room. Which of them a home has is its profile's choice
+(`simulators.world`); the classic home has the five room PIRs.
 """
 
 from __future__ import annotations
@@ -18,8 +21,12 @@ ROOM_NAMES: tuple[str, ...] = ("entrance", "living_room", "kitchen", "bathroom",
 
 WATER_METER = 5
 SMOKE_ALARM = 6
-DEVICE_COUNT = 7
+HALL = 7  # the hall PIR (a device number, not a room the resident is in)
+DEVICE_COUNT = 8
 PIR_DEVICES: tuple[int, ...] = (ENTRANCE, LIVING_ROOM, KITCHEN, BATHROOM, BEDROOM)
+ALL_PIRS: tuple[int, ...] = (*PIR_DEVICES, HALL)
+CLASSIC_DEVICES: tuple[int, ...] = (*PIR_DEVICES, WATER_METER, SMOKE_ALARM)
+HALL_NAME = "hall"
 
 
 def device_type(device: int) -> DeviceType:
@@ -28,7 +35,7 @@ def device_type(device: int) -> DeviceType:
         return DeviceType.WATER_METER
     if device == SMOKE_ALARM:
         return DeviceType.SMOKE
-    if 0 <= device < len(ROOM_NAMES):
+    if 0 <= device < len(ROOM_NAMES) or device == HALL:
         return DeviceType.PIR
     raise ValueError(f"no device number {device}")
 
@@ -39,7 +46,7 @@ def device_room(device: int) -> str:
         return ""
     if device == SMOKE_ALARM:
         return ROOM_NAMES[KITCHEN]
-    return ROOM_NAMES[device]
+    return HALL_NAME if device == HALL else ROOM_NAMES[device]
 
 
 def device_firmware(device: int) -> str:
@@ -55,4 +62,4 @@ def device_id(home_id: str, device: int) -> str:
         return f"{home_id}-water"
     if device == SMOKE_ALARM:
         return f"{home_id}-smoke"
-    return f"{home_id}-pir-{ROOM_NAMES[device]}"
+    return f"{home_id}-pir-{device_room(device)}"

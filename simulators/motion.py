@@ -64,3 +64,48 @@ class MotionSensors:
                     t += cooldown + int(expovariate(rate) * 1000)
             if last >= 0:
                 armed_at[room] = last + cooldown
+
+
+class HallSensor:
+    """The hall PIR: it sees the resident pass from one room to another, and come and go
+    (the entrance opens onto the hall), not sit in a room."""
+
+    __slots__ = ("_armed_at", "_cooldown", "_last_room", "device")
+
+    def __init__(self, device: int, cooldown_ms: int) -> None:
+        if cooldown_ms <= 0:
+            raise ValueError("the cool-down must be positive")
+        self.device = device
+        self._cooldown = cooldown_ms
+        self._armed_at = -(2**62)
+        self._last_room = -2  # nowhere yet: the first room seen is no passage
+
+    def events(self, segments: list[Segment], rng: random.Random, out: list[RawEvent]) -> None:
+        """Append the hall's motion events for the segments."""
+        random = rng.random
+        detect_low, detect_span = _DETECT_MS[0], _DETECT_MS[1] - _DETECT_MS[0]
+        device, cooldown = self.device, self._cooldown
+        for start, _end, room, mode in segments:
+            passed = room != self._last_room and self._last_room != -2
+            self._last_room = room
+            if room < 0 or not passed or mode > RESTING:
+                continue
+            t = start + detect_low + int(random() * detect_span)
+            if t >= self._armed_at:
+                out.append((t, device, MOTION, 0, 0))
+                self._armed_at = t + cooldown
+
+
+def keep_rearmed(events: list[RawEvent], cooldowns: dict[int, int]) -> list[RawEvent]:
+    """Sorted events with the motion a busy PIR could not have sent removed: when two
+    people move in one room, the sensor still fires at most once per cool-down."""
+    armed_at: dict[int, int] = {}
+    kept = []
+    for event in events:
+        if event[2] == MOTION:
+            device, ts = event[1], event[0]
+            if ts < armed_at.get(device, -(2**62)):
+                continue
+            armed_at[device] = ts + cooldowns[device]
+        kept.append(event)
+    return kept

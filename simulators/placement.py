@@ -20,6 +20,7 @@ from simulators.incidents import (
     IncidentKind,
     IncidentRates,
     NightWandering,
+    ReportGap,
     Smoke,
     StayAway,
     WaterRunning,
@@ -28,6 +29,7 @@ from simulators.layout import (
     AWAY,
     BATHROOM,
     BEDROOM,
+    CLASSIC_DEVICES,
     KITCHEN,
     LIVING_ROOM,
     PIR_DEVICES,
@@ -36,6 +38,7 @@ from simulators.layout import (
 )
 from simulators.localtime import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, HomeCalendar
 from simulators.randomness import poisson
+from simulators.world import NO_GAPS, Gaps
 
 _MAX_TRIES = 40  # placements tried per incident before giving up on it
 
@@ -52,7 +55,9 @@ class _Placer:
         calendar: HomeCalendar,
         wake_ms: Callable[[int], int],
         rng: random.Random,
+        installed: tuple[int, ...] = CLASSIC_DEVICES,
     ) -> None:
+        self.installed = installed
         self.cal = calendar
         self.wake_ms = wake_ms
         self.rng = rng
@@ -124,6 +129,8 @@ class _Placer:
         """Ill for two to six days."""
         first = self.day(3)
         last = min(first + self.rng.randint(1, 5), self.cal.days - 2)
+        if last < first:  # a recording too short for it
+            return []
         start, end = self.wake_ms(first), self.wake_ms(last + 1)
         if not self.resident_free(start - 2 * MS_PER_HOUR, end + 2 * MS_PER_HOUR):
             return []
@@ -183,7 +190,10 @@ class _Placer:
 
     def device_offline(self) -> list[Incident]:
         """A device off the network for four hours to two days."""
-        device = self.rng.randrange(SMOKE_ALARM + 1)
+        if self.installed == CLASSIC_DEVICES:
+            device = self.rng.randrange(SMOKE_ALARM + 1)
+        else:
+            device = self.rng.choice(self.installed)
         start = self.at(self.day(), 0, 24)
         end = start + _uniform_ms(self.rng, 4, 48)
         if not self.device_free(device, start, end):
@@ -193,7 +203,10 @@ class _Placer:
     def battery_flat(self) -> list[Incident]:
         """A PIR's or the smoke alarm's battery collapses; replaced days later."""
         rng = self.rng
-        device = rng.choice((*PIR_DEVICES, SMOKE_ALARM))
+        if self.installed == CLASSIC_DEVICES:
+            device = rng.choice((*PIR_DEVICES, SMOKE_ALARM))
+        else:
+            device = rng.choice([d for d in self.installed if d != WATER_METER])
         fail = self.at(self.day(6), 0, 24)
         level = rng.uniform(25, 40)
         silent = fail + round(rng.uniform(1, 3) * MS_PER_DAY)
@@ -211,6 +224,39 @@ class _Placer:
             return []
         return [DeviceFault(IncidentKind.METER_REPLACED, start, end, WATER_METER, start)]
 
+    def holiday(self) -> list[Incident]:
+        """Away for two to ten days, and nobody told the service."""
+        day = self.day(3)
+        start = self.at(day, 8, 18)
+        end = self.at(day + self.rng.randint(2, 10), 10, 20)
+        if not self.resident_free(start - 30 * MS_PER_MINUTE, end + 30 * MS_PER_MINUTE):
+            return []
+        return [StayAway(IncidentKind.HOLIDAY, start, end)]
+
+    def _gap(self, kind: IncidentKind, devices: tuple[int, ...], hours: float) -> list[Incident]:
+        start = self.at(self.day(), 0, 24)
+        end = start + round(hours * MS_PER_HOUR)
+        gap = 2 * MS_PER_HOUR
+        if not self._inside(start, end) or any(
+            s - gap < end and start < e + gap for s, e in self.resident
+        ):
+            return []
+        if any(d in devices and s - gap < end and start < e + gap for d, s, e in self.devices):
+            return []
+        self.devices.extend((d, start, end) for d in devices)
+        return [ReportGap(kind, start, end, devices)]
+
+    def network_outage(self, gaps: Gaps) -> list[Incident]:
+        """The home's network down for hours: its PIRs and smoke alarm are not heard."""
+        devices = tuple(d for d in self.installed if d != WATER_METER)
+        return self._gap(IncidentKind.NETWORK_OUTAGE, devices,
+                         self.rng.uniform(*gaps.home_outage_hours))  # fmt: skip
+
+    def meter_silent(self, gaps: Gaps) -> list[Incident]:
+        """The water meter not reporting for days."""
+        days = self.rng.uniform(*gaps.meter_silence_days)
+        return self._gap(IncidentKind.METER_SILENT, (WATER_METER,), days * 24)
+
 
 def draw_incidents(
     rates: IncidentRates,
@@ -218,12 +264,18 @@ def draw_incidents(
     wake_ms: Callable[[int], int],
     rng: random.Random,
     fixed: tuple[Incident, ...] = (),
+    *,
+    installed: tuple[int, ...] = CLASSIC_DEVICES,
+    holidays_per_30d: float = 0.0,
+    gaps: Gaps = NO_GAPS,
 ) -> tuple[Incident, ...]:
     """Draw one home's incidents, sorted by start; `wake_ms(day)` is that day's waking time.
 
     `fixed` incidents (scheduled on purpose) are placed first; the draws fit around them.
+    Device faults only befall `installed` devices. Holidays and report gaps (profiles)
+    are drawn last, so a home without them draws exactly what it always drew.
     """
-    placer = _Placer(calendar, wake_ms, rng)
+    placer = _Placer(calendar, wake_ms, rng, installed)
     # Reserved whether or not they fit the 12 h spacing: a schedule is an order.
     placer.resident.extend((inc.start_ms - MS_PER_HOUR, inc.end_ms + MS_PER_HOUR) for inc in fixed)
     months = calendar.days / 30
@@ -240,6 +292,9 @@ def draw_incidents(
         (rates.device_offline, placer.device_offline),
         (rates.battery_flat, placer.battery_flat),
         (rates.meter_replaced, placer.meter_replaced),
+        (holidays_per_30d, placer.holiday),
+        (gaps.home_outages_per_30d, lambda: placer.network_outage(gaps)),
+        (gaps.meter_silences_per_30d, lambda: placer.meter_silent(gaps)),
     )
     incidents: list[Incident] = list(fixed)
     for rate, place in draws:

@@ -10,6 +10,14 @@ Record mode writes three files (DESIGN.md: files that travel) and one extra:
 - `truth.jsonl`: the ground truth, one incident a line;
 - `absences.jsonl`: multi-day absences (declared or not), for detectors that honour them.
 
+A profile other than the classic one (`simulators.world`) adds three registry columns,
+`profile` (its label), `pirs` (the home's PIR count) and `household` (`alone` or
+`couple`), which the registry parser ignores and the backtest reports by; and a fifth
+file, `context.jsonl`: what is not an incident but explains findings (visits, holidays,
+report gaps, our pipeline's outages), one `{"home_id", "kind", "start", "end"}` a line.
+With heartbeats (`simulators.pipeline`) the recording carries the ingest worker's
+heartbeat lines, and the truth lists our pipeline's outages (category `system`).
+
 The same arguments give byte-identical files: every random draw comes from a stream named
 after the seed (`simulators.randomness`), nothing reads the wall clock (timing is only
 reported), and ordering never depends on dict, set or hash order.
@@ -17,24 +25,30 @@ reported), and ordering never depends on dict, set or hash order.
 
 from __future__ import annotations
 
+import csv
 import heapq
+import io
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from core.kinds import Category
 from core.registry import RegistryRow, format_registry_csv
+from ingest.wire import format_ts
 from simulators.events import Event
 from simulators.home import Chunk, HomePlan, plan_home, run_home
-from simulators.incidents import IncidentRates
+from simulators.incidents import IncidentKind, IncidentRates, ReportGap, StayAway
 from simulators.localtime import HomeCalendar, epoch_ms, from_epoch_ms, load_zone
+from simulators.pipeline import NO_PIPELINE, SYSTEM_HOME_ID, PipelinePlan, heartbeat_events
 from simulators.scheduled import ScheduledIncident
 from simulators.truth import Absence, TruthRecord, absences, truth_records
 from simulators.wireformat import WireEncoder
+from simulators.world import CLASSIC, WorldProfile
 
 DEFAULT_START = date(2026, 1, 5)
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -57,6 +71,8 @@ class SimulationConfig:
     timezone: str = DEFAULT_TIMEZONE
     rates: IncidentRates = field(default_factory=IncidentRates)
     scheduled: tuple[ScheduledIncident, ...] = ()
+    world: WorldProfile = CLASSIC
+    pipeline: PipelinePlan = NO_PIPELINE
 
     def __post_init__(self) -> None:
         for name, low, high in (("n_homes", 1, MAX_HOMES), ("days", 1, MAX_DAYS)):
@@ -73,6 +89,8 @@ class SimulationConfig:
         for entry in self.scheduled:
             if entry.home >= self.n_homes:
                 raise ValueError(f"scheduled incident for home {entry.home}: only {self.n_homes}")
+        if self.pipeline.heartbeat_ms and self.pipeline.heartbeat_ms < 1000:
+            raise ValueError("heartbeats must be at least a second apart")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +127,8 @@ class Simulation:
                 self.calendar,
                 config.rates,
                 tuple(s.incident() for s in config.scheduled if s.home == index),
+                config.world,
+                config.pipeline,
             )
             for index in range(config.n_homes)
         )
@@ -131,15 +151,57 @@ class Simulation:
                 home.home_id, spec.device_id, spec.type, spec.room or None, self.config.timezone
             )
             for home in self.homes
-            for spec in home.devices
+            for spec in home.installed
         ]
 
+    def registry_csv(self) -> str:
+        """The registry as CSV; a profile's homes carry `profile`, `pirs` and `household`."""
+        if self.config.world.classic:
+            return format_registry_csv(self.registry())
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["home_id", "device_id", "type", "room", "timezone", "profile", "pirs",
+                         "household"])  # fmt: skip
+        label = self.config.world.label
+        for home in self.homes:
+            household = "couple" if home.setup.couple else "alone"
+            for spec in home.installed:
+                writer.writerow([home.home_id, spec.device_id, spec.type.value, spec.room,
+                                 self.config.timezone, label, len(home.setup.pirs),
+                                 household])  # fmt: skip
+        return out.getvalue()
+
     def truth(self) -> list[TruthRecord]:
-        """Every home's ground truth, by start time."""
+        """Every home's ground truth, by start time (our pipeline's outages: home `*`)."""
         records = [
             rec for home in self.homes for rec in truth_records(home.home_id, home.incidents)
         ]
+        records += [
+            TruthRecord(SYSTEM_HOME_ID, Category.SYSTEM, IncidentKind.PIPELINE_OUTAGE, s, e)
+            for s, e in self.config.pipeline.outages
+        ]
         return sorted(records, key=lambda r: (r.start_ms, r.home_id, r.end_ms, r.kind.value))
+
+    def context(self) -> list[dict[str, Any]]:
+        """What is not an incident but explains findings, by start time (see the module)."""
+        rows: list[tuple[int, str, int, str]] = []
+        for home in self.homes:
+            for visit in home.visits:
+                kind = "overnight_visit" if visit.overnight else "visit"
+                rows.append((visit.start_ms, home.home_id, visit.end_ms, kind))
+            for inc in home.incidents:
+                if isinstance(inc, ReportGap) or (
+                    isinstance(inc, StayAway) and inc.kind is IncidentKind.HOLIDAY
+                ):
+                    rows.append((inc.start_ms, home.home_id, inc.end_ms, inc.kind.value))
+        for start, end in self.config.pipeline.outages:
+            rows.append((start, SYSTEM_HOME_ID, end, IncidentKind.PIPELINE_OUTAGE.value))
+        rows.sort()
+        return [
+            {"home_id": home, "kind": kind, "start": format_ts(from_epoch_ms(start)),
+             "end": format_ts(from_epoch_ms(end))}
+            for start, home, end, kind in rows
+        ]  # fmt: skip
 
     def absences(self) -> list[Absence]:
         """Every home's multi-day absences, by start time."""
@@ -152,7 +214,11 @@ class Simulation:
 
     def events(self) -> Iterator[Event]:
         """All messages as event tuples in recording order, computed as they are taken."""
-        return heapq.merge(*(_home_events(home) for home in self.homes))
+        homes = [_home_events(home) for home in self.homes]
+        if self.config.pipeline.heartbeat_ms:
+            cal = self.calendar
+            homes.append(heartbeat_events(self.config.pipeline, cal.start_ms, cal.end_ms))
+        return heapq.merge(*homes)
 
     def messages(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """All messages as (topic, payload) in recording order, computed as they are taken."""
@@ -209,10 +275,12 @@ def simulate_homes(
     timezone: str = DEFAULT_TIMEZONE,
     rates: IncidentRates | None = None,
     scheduled: tuple[ScheduledIncident, ...] = (),
+    world: WorldProfile = CLASSIC,
+    pipeline: PipelinePlan = NO_PIPELINE,
 ) -> Simulation:
     """Plan `n_homes` homes for `days` days from `start`; messages are made on demand."""
     config = SimulationConfig(
-        n_homes, days, seed, start, timezone, rates or IncidentRates(), scheduled
+        n_homes, days, seed, start, timezone, rates or IncidentRates(), scheduled, world, pipeline
     )
     return Simulation(config)
 
@@ -223,21 +291,34 @@ def _write_jsonl(path: Path, objects: list[dict[str, Any]]) -> None:
             out.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
-def write_recording(simulation: Simulation, out_dir: Path) -> RecordingStats:
-    """Write homes.csv, recording.jsonl, truth.jsonl and absences.jsonl into `out_dir`."""
+def write_recording(
+    simulation: Simulation,
+    out_dir: Path,
+    progress: Callable[[int], None] | None = None,
+    progress_every_s: float = 5.0,
+) -> RecordingStats:
+    """Write homes.csv, recording.jsonl, truth.jsonl and absences.jsonl into `out_dir`;
+    `progress(messages written)` is called every `progress_every_s` seconds of work."""
     began = time.perf_counter()  # for the throughput report only; never in the output
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "homes.csv").write_text(format_registry_csv(simulation.registry()), encoding="utf-8")
+    (out_dir / "homes.csv").write_text(simulation.registry_csv(), encoding="utf-8")
     truth = simulation.truth()
     _write_jsonl(out_dir / "truth.jsonl", [rec.to_json() for rec in truth])
     _write_jsonl(out_dir / "absences.jsonl", [a.to_json() for a in simulation.absences()])
+    config = simulation.config
+    if not config.world.classic or config.pipeline.heartbeat_ms:
+        _write_jsonl(out_dir / "context.jsonl", simulation.context())
     count = 0
     line = simulation.encoder.line
     events = simulation.events()
+    reported = time.perf_counter()
     with (out_dir / "recording.jsonl").open("w", encoding="utf-8", newline="\n") as out:
         while batch := list(islice(events, _WRITE_BATCH)):
             out.write("".join(map(line, batch)))
             count += len(batch)
+            if progress is not None and time.perf_counter() - reported >= progress_every_s:
+                reported = time.perf_counter()
+                progress(count)
     return RecordingStats(
         homes=simulation.config.n_homes,
         days=simulation.config.days,

@@ -40,7 +40,7 @@ class Absence:
     start_ms: int
     end_ms: int
     declared: bool  # the service was told (so inactivity is expected)
-    reason: str  # "stay_with_family" or "hospital"
+    reason: str  # "stay_with_family", "holiday" or "hospital"
 
     def to_json(self) -> dict[str, Any]:
         """The absences-file object."""
@@ -69,7 +69,8 @@ def absences(home_id: str, incidents: tuple[Incident, ...]) -> list[Absence]:
     for inc in incidents:
         if isinstance(inc, StayAway):
             declared = inc.kind is IncidentKind.STAY_AWAY_DECLARED
-            out.append(Absence(home_id, inc.start_ms, inc.end_ms, declared, "stay_with_family"))
+            reason = "holiday" if inc.kind is IncidentKind.HOLIDAY else "stay_with_family"
+            out.append(Absence(home_id, inc.start_ms, inc.end_ms, declared, reason))
         elif isinstance(inc, Fall) and inc.hospital_until_ms:
             # Taken to hospital by whoever found them: the service knows (declared).
             leave = inc.end_ms + inc.help_ms + 2 * MS_PER_MINUTE

@@ -11,10 +11,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from core.pipeline import heartbeat_topic
 from ingest.wire import topic_for
 from simulators.events import (
     HEARTBEAT,
+    INGEST_HEARTBEAT,
     METER,
+    METER_BATCH,
     MOTION,
     OFFLINE,
     ONLINE,
@@ -24,10 +27,15 @@ from simulators.events import (
     STATUS_KINDS,
     Event,
 )
-from simulators.layout import DEVICE_COUNT, ROOM_NAMES, device_firmware, device_id
+from simulators.layout import DEVICE_COUNT, device_firmware, device_id, device_room
+from simulators.meter import NO_FLOW
+from simulators.pipeline import WORKER_ID
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FIRMWARE = tuple(device_firmware(n) for n in range(DEVICE_COUNT))
+_ROOMS = tuple(device_room(n) for n in range(DEVICE_COUNT))  # a PIR's `room`
+_HEARTBEAT_TOPIC = heartbeat_topic(WORKER_ID)
+_HEARTBEAT_HEAD = f'{{"topic":"{_HEARTBEAT_TOPIC}","payload":{{"ts":"'
 
 
 class WireEncoder:
@@ -59,6 +67,8 @@ class WireEncoder:
 
     def topic(self, event: Event) -> str:
         """The MQTT topic of an event."""
+        if event[4] == INGEST_HEARTBEAT:
+            return _HEARTBEAT_TOPIC
         telemetry, status = self._topics[event[1] * DEVICE_COUNT + event[2]]
         return status if event[4] in STATUS_KINDS else telemetry
 
@@ -86,9 +96,17 @@ class WireEncoder:
         ts, _, device, seq, kind, a, b = event
         fields: dict[str, Any] = {"ts": self.ts_text(ts), "seq": seq}
         if kind == MOTION:
-            fields.update(motion=True, room=ROOM_NAMES[device])
+            fields.update(motion=True, room=_ROOMS[device])
         elif kind == METER:
-            fields.update(volume_l=a / 10, flow_lpm=b / 1000)
+            fields.update(volume_l=a / 10)
+            if b != NO_FLOW:
+                fields.update(flow_lpm=b / 1000)
+        elif kind == METER_BATCH:
+            fields["readings"] = [
+                {"ts": self.ts_text(at), "seq": n, "volume_l": index / 10} for at, n, index in b
+            ]
+        elif kind == INGEST_HEARTBEAT:
+            pass
         elif kind == HEARTBEAT:
             fields.update(online=True, battery_pct=a, rssi_dbm=b)
         elif kind == SMOKE_ALARM:
@@ -112,13 +130,23 @@ class WireEncoder:
     def line(self, event: Event) -> str:
         """The recording line of an event, newline included (the fast path)."""
         ts, home, device, seq, kind, a, b = event
+        if home < 0:  # the ingest worker's heartbeat
+            return f'{_HEARTBEAT_HEAD}{self.ts_text(ts)}","seq":{seq}}}}}\n'
         telemetry_head, status_head = self._line_heads[home * DEVICE_COUNT + device]
         topic_head = status_head if kind in STATUS_KINDS else telemetry_head
         head = f'{topic_head}{self.ts_text(ts)}","seq":{seq}'
         if kind == MOTION:
-            return f'{head},"motion":true,"room":"{ROOM_NAMES[device]}"}}}}\n'
+            return f'{head},"motion":true,"room":"{_ROOMS[device]}"}}}}\n'
         if kind == METER:
+            if b == NO_FLOW:
+                return f'{head},"volume_l":{a / 10!r}}}}}\n'
             return f'{head},"volume_l":{a / 10!r},"flow_lpm":{b / 1000!r}}}}}\n'
+        if kind == METER_BATCH:
+            reads = ",".join(
+                f'{{"ts":"{self.ts_text(at)}","seq":{n},"volume_l":{index / 10!r}}}'
+                for at, n, index in b
+            )
+            return f'{head},"readings":[{reads}]}}}}\n'
         if kind == HEARTBEAT:
             return f'{head},"online":true,"battery_pct":{a},"rssi_dbm":{b}}}}}\n'
         if kind == SMOKE_ALARM:

@@ -7,6 +7,7 @@ a home outside the caller's scope is simply not found.
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,10 @@ class AlertFilter:
     home_id: str | None = None
     limit: int = 100
     before_id: int | None = None
+    # Only alerts this user acknowledged, claimed or arrived at.
+    mine: str | None = None
+    unclaimed: bool = False  # only alerts nobody has claimed
+    street: str | None = None
 
 
 # The AlertJson fields, in the contract's order.
@@ -52,8 +57,28 @@ _VIEW = (
     " a.last_seen_at, a.occurrences, a.opened_at, a.reopened_from, a.acknowledged_at,"
     " a.acknowledged_by, a.claimed_at, a.claimed_by, a.expected_arrival_at, a.arrived_at,"
     " a.arrived_by, a.resolved_at, a.resolved_by, a.outcome, a.resolution_note,"
-    " a.escalation_step"
+    " a.escalation_step, a.params, a.condition_cleared_at,"
+    # The resident's answer to the check-in call, if any (the latest).
+    " (SELECT ch.detail->>'result' FROM alert_history ch WHERE ch.alert_id = a.id"
+    "  AND ch.action = 'checkin_answered' ORDER BY ch.id DESC LIMIT 1) AS checkin_result,"
+    " (SELECT ch.at FROM alert_history ch WHERE ch.alert_id = a.id"
+    "  AND ch.action = 'checkin_answered' ORDER BY ch.id DESC LIMIT 1) AS checkin_at,"
+    # People's names for the user names on the alert: 张顾问, not advisor.zhang.
+    " (SELECT coalesce(jsonb_object_agg(u.username, u.display_name), '{}') FROM users u"
+    "  WHERE u.username IN (a.acknowledged_by, a.claimed_by, a.arrived_by, a.resolved_by))"
+    "  AS names"
 )
+
+
+def _view(row: asyncpg.Record) -> dict[str, Any]:
+    """A row of _VIEW as the API's AlertJson (jsonb columns come as text)."""
+    view = dict(row)
+    for key in ("params", "names"):
+        value = view.get(key)
+        view[key] = json.loads(value) if isinstance(value, str) else (value or {})
+    return view
+
+
 _URGENT_ORDER = "severity_rank(a.severity), a.opened_at, a.id"
 
 _STATE_CONDITION = {
@@ -91,14 +116,28 @@ async def list_alert_views(
         conditions.append(f"a.category = {param(wanted.category)}")
     if wanted.home_id is not None:
         conditions.append(f"a.home_id = {param(wanted.home_id)}")
+    if wanted.mine is not None:
+        me = param(wanted.mine)
+        conditions.append(f"{me} IN (a.acknowledged_by, a.claimed_by, a.arrived_by)")
+    if wanted.unclaimed:
+        conditions.append("a.claimed_by IS NULL AND a.state <> 'resolved'")
+    if wanted.street is not None:
+        conditions.append(
+            f"EXISTS (SELECT 1 FROM homes s WHERE s.id = a.home_id"
+            f" AND s.street = {param(wanted.street)})"
+        )
     if wanted.state.urgent_first:
         order = _URGENT_ORDER
         if wanted.before_id is not None:
             # Keyset: everything after the cursor's place in the order, even if the
-            # cursor alert has changed state since.
+            # cursor alert has changed state since. The cursor must be in the scope too:
+            # another home's alert id is treated like a missing one (an empty page), so
+            # the cursor cannot tell whether that alert exists.
+            cursor_scope, cursor_args = scope_condition(scope, "c.home_id", len(params) + 1)
+            params.extend(cursor_args)
             conditions.append(
                 f"({_URGENT_ORDER}) > (SELECT severity_rank(c.severity), c.opened_at, c.id"
-                f" FROM alerts c WHERE c.id = {param(wanted.before_id)})"
+                f" FROM alerts c WHERE c.id = {param(wanted.before_id)} AND {cursor_scope})"
             )
     else:
         order = "a.id DESC"
@@ -114,7 +153,7 @@ async def list_alert_views(
         f" ORDER BY {order}"
     )
     rows = await conn.fetch(sql, *params)
-    views = [dict(r) for r in rows[: wanted.limit]]
+    views = [_view(r) for r in rows[: wanted.limit]]
     more = len(rows) > wanted.limit
     return AlertPage(views, views[-1]["id"] if more else None)
 
@@ -130,7 +169,7 @@ async def alert_view(
         alert_id,
         *args,
     )
-    return dict(row) if row else None
+    return _view(row) if row else None
 
 
 async def alert_detail(
@@ -145,12 +184,21 @@ async def alert_detail(
     if view is None:
         return None
     history = await alert_history(conn, alert_id)
+    # Recipients by name: a user's display name, or the resident's for `resident:N`.
     deliveries = await conn.fetch(
-        "SELECT id, purpose, channel, recipient_role, recipient_ref, status, attempts,"
-        " created_at, sent_at, failed_at, last_error, reply"
-        " FROM alert_deliveries WHERE alert_id = $1 ORDER BY id",
+        "SELECT d.id, d.purpose, d.channel, d.recipient_role, d.recipient_ref, d.status,"
+        " d.attempts, d.created_at, d.sent_at, d.failed_at, d.last_error, d.reply,"
+        " coalesce(u.display_name, r.display_name) AS recipient_name"
+        " FROM alert_deliveries d LEFT JOIN users u ON u.username = d.recipient_ref"
+        " LEFT JOIN residents r ON d.recipient_ref = 'resident:' || r.id::text"
+        " WHERE d.alert_id = $1 ORDER BY d.id",
         alert_id,
     )
+    actors = sorted({entry["actor"] for entry in history})
+    names = await conn.fetch(
+        "SELECT username, display_name FROM users WHERE username = ANY($1::text[])", actors
+    )
+    view["names"] = {**view["names"], **{r["username"]: r["display_name"] for r in names}}
     return {"alert": view, "history": history, "deliveries": [dict(d) for d in deliveries]}
 
 

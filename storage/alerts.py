@@ -13,14 +13,15 @@ from typing import Any
 
 import asyncpg
 
-from alerts.model import Alert, AlertState, HistoryEntry, NewAlert, Outcome
+from core.alerts import Alert, AlertState, HistoryEntry, NewAlert, Outcome
 from core.kinds import Category, Severity
 
 _COLUMNS = (
     "id, home_id, category, kind, severity, state, explanation, first_seen_at, last_seen_at,"
     " occurrences, opened_at, reopened_from, acknowledged_at, acknowledged_by, claimed_at,"
     " claimed_by, expected_arrival_at, arrived_at, arrived_by, resolved_at, resolved_by,"
-    " outcome, resolution_note, condition_cleared_at, escalation_step, escalation_due_at"
+    " outcome, resolution_note, condition_cleared_at, escalation_step, escalation_due_at,"
+    " params"
 )
 
 
@@ -32,7 +33,14 @@ def alert_from_row(row: asyncpg.Record) -> Alert:
     values["state"] = AlertState(values["state"])
     if values["outcome"] is not None:
         values["outcome"] = Outcome(values["outcome"])
+    values["params"] = _params(values["params"])
     return Alert(**values)
+
+
+def _params(raw: Any) -> dict[str, Any]:
+    """A jsonb params column (text without a codec) as a dict."""
+    value = json.loads(raw) if isinstance(raw, str) else raw
+    return value if isinstance(value, dict) else {}
 
 
 async def lock_home_kind(conn: asyncpg.Connection, home_id: str, kind: str) -> None:
@@ -77,8 +85,8 @@ async def insert_alert(conn: asyncpg.Connection, new: NewAlert) -> Alert:
     """Store a new open alert and return it with its id."""
     row = await conn.fetchrow(
         "INSERT INTO alerts (home_id, category, kind, severity, state, explanation,"
-        " first_seen_at, last_seen_at, opened_at, reopened_from)"
-        " VALUES ($1, $2, $3, $4, 'open', $5, $6, $6, $7, $8)"
+        " first_seen_at, last_seen_at, opened_at, reopened_from, params)"
+        " VALUES ($1, $2, $3, $4, 'open', $5, $6, $6, $7, $8, $9::jsonb)"
         f" RETURNING {_COLUMNS}",
         new.home_id,
         new.category.value,
@@ -88,6 +96,7 @@ async def insert_alert(conn: asyncpg.Connection, new: NewAlert) -> Alert:
         new.first_seen_at,
         new.opened_at,
         new.reopened_from,
+        json.dumps(new.params),
     )
     assert row is not None  # INSERT ... RETURNING always returns the row
     return alert_from_row(row)
@@ -100,8 +109,8 @@ async def update_alert(conn: asyncpg.Connection, alert: Alert) -> None:
         " occurrences = $6, acknowledged_at = $7, acknowledged_by = $8, claimed_at = $9,"
         " claimed_by = $10, expected_arrival_at = $11, arrived_at = $12, arrived_by = $13,"
         " resolved_at = $14, resolved_by = $15, outcome = $16, resolution_note = $17,"
-        " condition_cleared_at = $18, escalation_step = $19, escalation_due_at = $20"
-        " WHERE id = $1",
+        " condition_cleared_at = $18, escalation_step = $19, escalation_due_at = $20,"
+        " params = $21::jsonb WHERE id = $1",
         alert.id,
         alert.severity.value,
         alert.state.value,
@@ -122,6 +131,7 @@ async def update_alert(conn: asyncpg.Connection, alert: Alert) -> None:
         alert.condition_cleared_at,
         alert.escalation_step,
         alert.escalation_due_at,
+        json.dumps(alert.params),
     )
 
 

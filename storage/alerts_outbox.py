@@ -18,9 +18,8 @@ from typing import Any
 
 import asyncpg
 
-from alerts.channels.base import Delivery
-from alerts.outbox import DeliveryStatus, DigestLine, OutboxMessage
-from alerts.routing import ChannelKind, Language, QuietHours, Role
+from core.contacts import ChannelKind, Language, QuietHours, Role
+from core.outbox import Delivery, DeliveryStatus, DigestLine, OutboxMessage
 
 
 async def insert_delivery(conn: asyncpg.Connection, m: OutboxMessage) -> int:
@@ -109,6 +108,7 @@ class ClaimedDelivery:
     delivery: Delivery
     max_attempts: int
     recipient_role: str
+    due_at: datetime | None = None  # when this attempt was due (the alerts' clock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +125,7 @@ class LostDelivery:
 _RETURNING = (
     "d.id, d.idempotency_key, d.channel, d.address, d.language, d.subject, d.body_text,"
     " d.body_html, d.attempts, d.alert_id, d.home_id, d.payload, d.max_attempts,"
-    " d.recipient_role"
+    " d.recipient_role, d.next_attempt_at"
 )
 
 
@@ -194,7 +194,10 @@ async def claim_due(
         " VALUES ($1, $2, $3, 'started')",
         [(r["id"], r["attempts"], now) for r in rows],
     )
-    return [ClaimedDelivery(_delivery(r), r["max_attempts"], r["recipient_role"]) for r in rows]
+    return [
+        ClaimedDelivery(_delivery(r), r["max_attempts"], r["recipient_role"], r["next_attempt_at"])
+        for r in rows
+    ]
 
 
 class Finish(enum.StrEnum):

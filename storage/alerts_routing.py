@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 
 import asyncpg
 
-from alerts.policy import DEFAULT_POLICIES, EscalationPolicy, policy_from_json, policy_to_json
-from alerts.routing import (
+from core.contacts import (
+    ADDRESS_FORMS,
     SYSTEM_HOME_ID,
     ChannelKind,
     Contact,
@@ -18,18 +19,28 @@ from alerts.routing import (
     QuietHours,
     Role,
 )
+from core.duty import Tier, who_is_on_duty
+from core.logs import kv
+from core.policy import DEFAULT_POLICIES, EscalationPolicy, policy_from_json, policy_to_json
+from storage import duty as duty_rows
+
+log = logging.getLogger("eldercare.storage")
 
 
 async def home_routing(
-    conn: asyncpg.Connection, home_id: str, default_timezone: str
+    conn: asyncpg.Connection, home_id: str, default_timezone: str, at: datetime | None = None
 ) -> HomeRouting:
     """Everyone to tell about `home_id`, with the operations desk ('*') always included.
+
+    With `at`, the primary and backup advisors are whoever is on duty then for the home's
+    street (core/duty.py), each tier falling back to the home's own advisors when the
+    street has nobody scheduled for it at that moment.
 
     The resident is reached by a voice call to each of the home's residents' phones. A
     home not (or no longer) registered still routes, to whoever is listed for it and to
     operations, in the default time zone: an alert must not vanish over a registry gap.
     """
-    home = await conn.fetchrow("SELECT timezone, address FROM homes WHERE id = $1", home_id)
+    home = await conn.fetchrow("SELECT timezone, address, street FROM homes WHERE id = $1", home_id)
     timezone = home["timezone"] if home else default_timezone
     rows = await conn.fetch(
         "SELECT home_id, role, position, person_ref, language, sms, email, webhook_url,"
@@ -39,36 +50,81 @@ async def home_routing(
         home_id,
         SYSTEM_HOME_ID,
     )
-    contacts = [_contact(r) for r in rows]
+    contacts = [c for c in map(_contact, rows) if c is not None]
     residents = await conn.fetch(
         "SELECT id, language, phone FROM residents WHERE home_id = $1 AND phone IS NOT NULL"
         " ORDER BY id",
         home_id,
     )
     for position, r in enumerate(residents):
+        where = f"home={home_id} resident={r['id']}"
+        phone = _endpoint(ChannelKind.VOICE, r["phone"], where)
+        if phone is None:
+            continue
         contacts.append(
             Contact(
                 role=Role.RESIDENT,
                 position=position,
                 person_ref=f"resident:{r['id']}",
                 language=Language.parse(r["language"]),
-                endpoints=(Endpoint(ChannelKind.VOICE, r["phone"]),),
+                endpoints=(phone,),
             )
         )
+    if at is not None and home is not None and home["street"] is not None:
+        contacts = await _with_duty(conn, contacts, home["street"], at)
     address = home["address"] if home else None
     return HomeRouting(home_id, timezone, address, tuple(contacts))
 
 
-def _contact(row: asyncpg.Record) -> Contact:
+_TIER_ROLES = ((Tier.PRIMARY, Role.PRIMARY_ADVISOR), (Tier.BACKUP, Role.BACKUP_ADVISOR))
+
+
+async def _with_duty(
+    conn: asyncpg.Connection, contacts: list[Contact], street: str, at: datetime
+) -> list[Contact]:
+    """The contacts with each advisor role filled by whoever is on duty, where someone is."""
+    plan = await duty_rows.schedule(conn, [street], at)
+    on_duty = {
+        role: found
+        for tier, role in _TIER_ROLES
+        if (found := who_is_on_duty(plan, street, at, tier)) is not None
+    }
+    if not on_duty:
+        return contacts
+    details = await duty_rows.people(conn, [d.person for d in on_duty.values()])
+    out = list(contacts)
+    for role, found in on_duty.items():
+        person = details.get(found.person)
+        if person is None:  # the foreign keys make this a race with a deletion
+            continue
+        out = [c for c in out if c.role is not role] + [person.contact(role)]
+    return out
+
+
+def _endpoint(channel: ChannelKind, address: str, where: str) -> Endpoint | None:
+    """A stored address as an Endpoint; one stored before addresses were checked and
+    unusable is logged and skipped, so one bad row cannot stop a home's alerts."""
+    try:
+        return Endpoint(channel, ADDRESS_FORMS[channel](address))
+    except ValueError:
+        log.error(kv("contact_address_unusable", where=where, channel=channel.value,
+                     action="correct it (eldercare alerts contacts add, or the API)"))  # fmt: skip
+        return None
+
+
+def _contact(row: asyncpg.Record) -> Contact | None:
+    where = f"home={row['home_id']} role={row['role']} position={row['position']}"
     endpoints = [
-        Endpoint(channel, row[column])
+        endpoint
         for channel, column in (
             (ChannelKind.SMS, "sms"),
             (ChannelKind.EMAIL, "email"),
             (ChannelKind.WEBHOOK, "webhook_url"),
         )
-        if row[column]
+        if row[column] and (endpoint := _endpoint(channel, row[column], where)) is not None
     ]
+    if not endpoints:
+        return None
     quiet = None
     if row["quiet_start"] is not None:
         quiet = QuietHours(row["quiet_start"], row["quiet_end"])

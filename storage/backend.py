@@ -44,9 +44,24 @@ async def detect_backend(conn: asyncpg.Connection) -> Backend:
 
 
 async def timescaledb_loadable(conn: asyncpg.Connection) -> bool:
-    """True when the extension is installed on the server and preloaded (it must be)."""
+    """True when the extension is installed on the server and preloaded (it must be).
+
+    Reading shared_preload_libraries takes superuser or pg_read_all_settings, which a
+    database owner need not have; then the loader's own settings tell, since they exist
+    only when the loader was preloaded.
+    """
     available = await conn.fetchval(
         "SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'"
     )
-    preload = await conn.fetchval("SELECT current_setting('shared_preload_libraries')")
-    return bool(available) and "timescaledb" in preload
+    if not available:
+        return False
+    try:
+        async with conn.transaction():  # a savepoint: the caller may be inside a transaction
+            preload = await conn.fetchval("SELECT current_setting('shared_preload_libraries')")
+    except asyncpg.InsufficientPrivilegeError:
+        return bool(
+            await conn.fetchval(
+                "SELECT current_setting('timescaledb.disable_load', true) IS NOT NULL"
+            )
+        )
+    return "timescaledb" in preload

@@ -28,6 +28,22 @@ class OpenAlert:
     kind: str
     severity: str
     opened_at: datetime
+    first_seen_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    claimed_at: datetime | None = None
+    expected_arrival_at: datetime | None = None
+    arrived_at: datetime | None = None
+    # The display name of whoever is furthest along (arrived, on the way, acknowledged).
+    helper_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HourlyActivity:
+    """Motion events per local hour: today so far, and a usual day (the mean of the
+    previous days that had any readings)."""
+
+    today: list[int]
+    usual: list[float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +73,11 @@ async def open_alerts(
     """Active alerts of these homes (in the scope), most severe first, then oldest."""
     cond, args = scope_condition(scope, "a.home_id", 2)
     rows = await conn.fetch(
-        "SELECT a.id, a.home_id, a.category, a.kind, a.severity, a.opened_at FROM alerts a"
+        "SELECT a.id, a.home_id, a.category, a.kind, a.severity, a.opened_at, a.first_seen_at,"
+        " a.acknowledged_at, a.claimed_at, a.expected_arrival_at, a.arrived_at,"
+        " (SELECT u.display_name FROM users u WHERE u.username ="
+        "   coalesce(a.arrived_by, a.claimed_by, a.acknowledged_by)) AS helper_name"
+        " FROM alerts a"
         f" WHERE a.home_id = ANY($1::text[]) AND a.state <> 'resolved' AND {cond}"
         " ORDER BY CASE a.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1"
         " WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END, a.opened_at",
@@ -106,6 +126,48 @@ async def day_so_far(
         last_activity_at=row["last_at"],
         last_motion_room=row["last_motion_room"],
     )
+
+
+async def hourly_activity(
+    conn: asyncpg.Connection,
+    scope: HomeScope,
+    home_id: str,
+    midnight: datetime,
+    now: datetime,
+    timezone: str,
+    days: int = 14,
+) -> HourlyActivity:
+    """Motion events per local hour today, and on a usual day of the last `days` days."""
+    cond, args = scope_condition(scope, "h.id", 6)
+    rows = await conn.fetch(
+        f"""
+        SELECT (r.ts >= $2) AS today,
+               extract(hour FROM r.ts AT TIME ZONE $5)::int AS hour, count(*)::int AS events
+        FROM readings r
+        WHERE r.home_id = $1 AND r.ts >= $2::timestamptz - $4 * interval '1 day'
+          AND r.ts <= $3 AND r.motion IS TRUE
+          AND EXISTS (SELECT 1 FROM homes h WHERE h.id = $1 AND {cond})
+        GROUP BY 1, 2
+        """,
+        home_id, midnight, now, days, timezone, *args,
+    )  # fmt: skip
+    past_cond, _ = scope_condition(scope, "h.id", 5)
+    seen_days = await conn.fetchval(
+        f"""
+        SELECT count(DISTINCT (r.ts AT TIME ZONE $4)::date)::int FROM readings r
+        WHERE r.home_id = $1 AND r.ts >= $2::timestamptz - $3 * interval '1 day' AND r.ts < $2
+          AND EXISTS (SELECT 1 FROM homes h WHERE h.id = $1 AND {past_cond})
+        """,
+        home_id, midnight, days, timezone, *args,
+    )  # fmt: skip
+    today = [0] * 24
+    usual = [0.0] * 24
+    for row in rows:
+        if row["today"]:
+            today[row["hour"]] = row["events"]
+        elif seen_days:
+            usual[row["hour"]] = round(row["events"] / seen_days, 1)
+    return HourlyActivity(today, usual)
 
 
 async def get_preferences(

@@ -26,16 +26,21 @@ async def insert_findings(
     rows = await conn.fetch(
         """
         INSERT INTO findings (home_id, category, kind, severity, at, explanation, clears,
-                              taken_at)
-        SELECT *, $8::timestamptz FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
-                                              $5::timestamptz[], $6::text[], $7::boolean[])
-        ON CONFLICT (home_id, kind, at, clears) DO NOTHING
+                              withdrawn, params, taken_at)
+        SELECT home_id, category, kind, severity, at, explanation, clears, withdrawn,
+               params::jsonb, $10::timestamptz
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
+                    $6::text[], $7::boolean[], $8::boolean[], $9::text[])
+             AS f(home_id, category, kind, severity, at, explanation, clears, withdrawn,
+                  params)
+        ON CONFLICT (home_id, kind, at, clears, withdrawn) DO NOTHING
         RETURNING id
         """,
         [f.home_id for f in findings], [f.category.value for f in findings],
         [f.kind for f in findings], [f.severity.value for f in findings],
         [f.at for f in findings], [f.explanation for f in findings],
-        [f.clears for f in findings], taken_at,
+        [f.clears for f in findings], [f.withdrawn for f in findings],
+        [json.dumps(dict(f.params)) for f in findings], taken_at,
     )  # fmt: skip
     return len(rows)
 
@@ -51,7 +56,8 @@ async def list_findings(
     """Most recent findings first, optionally for one home, category or period."""
     rows = await conn.fetch(
         """
-        SELECT home_id, category, kind, severity, at, explanation, clears FROM findings
+        SELECT home_id, category, kind, severity, at, explanation, clears, withdrawn, params
+        FROM findings
         WHERE ($1::text IS NULL OR home_id = $1) AND ($2::text IS NULL OR category = $2)
           AND ($3::timestamptz IS NULL OR at >= $3)
         ORDER BY at DESC, id DESC LIMIT $4
@@ -67,6 +73,7 @@ class StoredFinding:
 
     id: int
     finding: Finding
+    recorded_at: datetime | None = None  # when it was stored (the database's clock)
 
 
 async def take_untaken_findings(conn: asyncpg.Connection, limit: int) -> list[StoredFinding]:
@@ -80,7 +87,9 @@ async def take_untaken_findings(conn: asyncpg.Connection, limit: int) -> list[St
     """
     rows = await conn.fetch(
         """
-        SELECT id, home_id, category, kind, severity, at, explanation, clears FROM findings f
+        SELECT id, home_id, category, kind, severity, at, explanation, clears, withdrawn, params,
+               recorded_at
+        FROM findings f
         WHERE taken_at IS NULL
         ORDER BY (severity = 'critical' AND NOT EXISTS (
                       SELECT 1 FROM findings e WHERE e.taken_at IS NULL
@@ -90,7 +99,7 @@ async def take_untaken_findings(conn: asyncpg.Connection, limit: int) -> list[St
         """,
         limit,
     )
-    return [StoredFinding(r["id"], _finding(r)) for r in rows]
+    return [StoredFinding(r["id"], _finding(r), r["recorded_at"]) for r in rows]
 
 
 async def mark_taken(conn: asyncpg.Connection, ids: Sequence[int], at: datetime) -> None:
@@ -107,7 +116,14 @@ def _finding(r: asyncpg.Record) -> Finding:
         r["at"],
         r["explanation"],
         r["clears"],
+        r["withdrawn"],
+        params=_params(r["params"]),
     )
+
+
+def _params(raw: Any) -> dict[str, Any]:
+    value = json.loads(raw) if isinstance(raw, str) else raw
+    return value if isinstance(value, dict) else {}
 
 
 async def save_detector_states(

@@ -12,7 +12,7 @@ from datetime import time
 
 import asyncpg
 
-from alerts.routing import Contact
+from core.contacts import Contact
 from storage.alerts_routing import put_contact
 from storage.scope import HomeScope, scope_condition
 
@@ -39,6 +39,7 @@ class ContactView:
     webhook_url: str | None
     quiet_start: time | None
     quiet_end: time | None
+    display_name: str | None = None  # the user's name when the person is a user
 
 
 SETTING_FIELDS = ("address", "street", "district", "timezone")
@@ -83,7 +84,8 @@ async def list_contacts(
     cond, args = scope_condition(scope, "c.home_id", 2)
     rows = await conn.fetch(
         "SELECT c.role, c.position, c.person_ref, c.language, c.sms, c.email, c.webhook_url,"
-        f" c.quiet_start, c.quiet_end FROM alert_contacts c WHERE c.home_id = $1 AND {cond}"
+        " c.quiet_start, c.quiet_end, u.display_name FROM alert_contacts c"
+        f" LEFT JOIN users u ON u.username = c.person_ref WHERE c.home_id = $1 AND {cond}"
         " ORDER BY c.role, c.position",
         home_id,
         *args,

@@ -1,4 +1,5 @@
-"""Ingest's one write: a batch of readings and dead letters, idempotent, in one transaction."""
+"""Ingest's one write: a batch of readings, dead letters and heartbeats, idempotent, in
+one transaction."""
 
 from __future__ import annotations
 
@@ -8,20 +9,24 @@ from datetime import datetime
 
 import asyncpg
 
+from core.pipeline import Heartbeat
 from core.readings import Reading
+from storage.dead_letters import DEFAULT_PER_DEVICE_HOUR, DeadLetter, write_dead_letters
+from storage.heartbeats import write_heartbeats
 
 STAGING_TABLE = "staging_readings"
 READING_COLUMNS = (
     "device_id", "home_id", "ts", "seq", "received_at", "channel", "volume_l", "flow_lpm",
     "motion", "room", "alarm", "test", "battery_pct", "online", "rssi_dbm", "fw",
 )  # fmt: skip
-DEAD_LETTER_COLUMNS = ("topic", "payload", "reason", "received_at")
-
 _COLUMN_LIST = ", ".join(READING_COLUMNS)
 
+# Rows go in in key order: two batches holding the same keys then wait for each other in
+# the same order and cannot deadlock (in arrival order, two connections writing overlapping
+# rows in opposite orders deadlocked every time; issue 11).
 _MERGE_READINGS = f"""
 INSERT INTO readings ({_COLUMN_LIST})
-SELECT {_COLUMN_LIST} FROM {STAGING_TABLE}
+SELECT {_COLUMN_LIST} FROM {STAGING_TABLE} ORDER BY device_id, ts, seq
 ON CONFLICT (device_id, ts, seq) DO NOTHING
 """
 
@@ -71,22 +76,14 @@ ON CONFLICT (device_id) DO UPDATE SET
 
 
 @dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """A message we could not accept, kept with its reason."""
-
-    topic: str
-    payload: bytes
-    reason: str
-    received_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class BatchResult:
-    """What one committed batch did."""
+    """What one committed batch did: `dead_letters` counted, `dead_letters_kept` of them
+    stored as rows (the rest only counted: the device was past its hourly rate)."""
 
     inserted: int
     duplicates: int
     dead_letters: int
+    dead_letters_kept: int = 0
 
 
 async def prepare_ingest_connection(conn: asyncpg.Connection) -> None:
@@ -111,13 +108,21 @@ async def write_batch(
     conn: asyncpg.Connection,
     readings: Sequence[tuple[object, ...]],
     dead_letters: Sequence[DeadLetter],
+    *,
+    heartbeats: Sequence[Heartbeat] = (),
+    committed_at: datetime | None = None,
+    dead_letters_per_device_hour: int = DEFAULT_PER_DEVICE_HOUR,
 ) -> BatchResult:
-    """Store readings (rows from `reading_record`) and dead letters in one transaction.
+    """Store readings (rows from `reading_record`), dead letters (within each device's
+    hourly rate) and ingest heartbeats (committed at `committed_at`) in one transaction.
 
     Idempotent on (device_id, ts, seq): a redelivered message counts as a duplicate.
     The connection must have been prepared by `prepare_ingest_connection`.
     """
+    if heartbeats and committed_at is None:
+        raise ValueError("heartbeats need the commit time")
     inserted = 0
+    letters = None
     async with conn.transaction():
         if readings:
             await conn.copy_records_to_table(
@@ -127,9 +132,9 @@ async def write_batch(
             inserted = int(status.rsplit(" ", 1)[1])
             await conn.execute(_MERGE_DEVICE_STATE)
         if dead_letters:
-            await conn.copy_records_to_table(
-                "dead_letters",
-                records=[(d.topic, d.payload, d.reason, d.received_at) for d in dead_letters],
-                columns=DEAD_LETTER_COLUMNS,
-            )
-    return BatchResult(inserted, len(readings) - inserted, len(dead_letters))
+            letters = await write_dead_letters(conn, dead_letters, dead_letters_per_device_hour)
+        if heartbeats:
+            assert committed_at is not None
+            await write_heartbeats(conn, heartbeats, committed_at)
+    kept = letters.kept if letters else 0
+    return BatchResult(inserted, len(readings) - inserted, len(dead_letters), kept)

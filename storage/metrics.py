@@ -28,6 +28,11 @@ class Metrics:
     outbox_backlog: int  # deliveries pending or being sent
     outbox_oldest_due_age_s: float | None
     open_alerts: dict[str, int]  # by severity, every severity present (zero if none)
+    # Open and not acknowledged by anyone, by severity (every severity present).
+    unacknowledged_alerts: dict[str, int]
+    oldest_unacknowledged_age_s: float | None
+    heartbeat_age_s: float | None  # now - the latest heartbeat any ingest worker committed
+    database_bytes: int  # pg_database_size of the current database
 
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -65,11 +70,24 @@ async def collect(conn: asyncpg.Connection, now: datetime) -> Metrics:
         now,
     )
     open_rows = await conn.fetch(
-        "SELECT severity, count(*)::int AS n FROM alerts WHERE state <> 'resolved'"
-        " GROUP BY severity"
+        "SELECT severity, count(*)::int AS n,"
+        " (count(*) FILTER (WHERE state = 'open'))::int AS unacked,"
+        " extract(epoch FROM $1::timestamptz"
+        "   - min(opened_at) FILTER (WHERE state = 'open'))::float AS oldest"
+        " FROM alerts WHERE state <> 'resolved' GROUP BY severity",
+        now,
     )
+    heartbeat_age = await conn.fetchval(
+        "SELECT extract(epoch FROM $1::timestamptz - max(committed_at))::float"
+        " FROM pipeline_heartbeats",
+        now,
+    )
+    size = await conn.fetchval("SELECT pg_database_size(current_database())")
     assert readings is not None and devices is not None and outbox is not None
     open_alerts = dict.fromkeys(SEVERITIES, 0) | {r["severity"]: r["n"] for r in open_rows}
+    unacked = dict.fromkeys(SEVERITIES, 0) | {r["severity"]: r["unacked"] for r in open_rows}
+    oldest_unacked = max((r["oldest"] for r in open_rows if r["oldest"] is not None),
+                         default=None)  # fmt: skip
     oldest = outbox["oldest"]
     return Metrics(
         readings_inserted=readings["inserted"],
@@ -83,4 +101,8 @@ async def collect(conn: asyncpg.Connection, now: datetime) -> Metrics:
         # Deliveries not yet due (quiet hours, retry back-off) are not late.
         outbox_oldest_due_age_s=None if oldest is None else max(oldest, 0.0),
         open_alerts=open_alerts,
+        unacknowledged_alerts=unacked,
+        oldest_unacknowledged_age_s=oldest_unacked,
+        heartbeat_age_s=heartbeat_age,
+        database_bytes=size,
     )

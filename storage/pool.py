@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
+
+from core.backoff import Backoff
+from core.supervise import OutageLog
+from storage.errors import is_transient
+
+log = logging.getLogger("eldercare.storage")
 
 ConnectionInit = Callable[[asyncpg.Connection], Awaitable[None]]
 
@@ -54,6 +62,31 @@ async def create_pool(
         command_timeout=60,
     )
     return pool
+
+
+async def wait_for_pool(
+    database_url: str,
+    *,
+    user: str,
+    min_size: int = 1,
+    max_size: int = 4,
+    init: ConnectionInit | None = None,
+) -> asyncpg.Pool:
+    """`create_pool`, retried with backoff while the database is away; `user` names the
+    stage in the one line that says so."""
+    outage = OutageLog(log, "database_connect", stage=user)
+    backoff = Backoff(base_s=0.5, cap_s=30.0)
+    while True:
+        try:
+            pool = await create_pool(database_url, min_size=min_size, max_size=max_size, init=init)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            outage.failed(exc, retrying="connecting")
+            await asyncio.sleep(backoff.next_delay_s())
+            continue
+        outage.succeeded()
+        return pool
 
 
 def with_database(url: str, name: str) -> str:

@@ -37,10 +37,17 @@ async def replay_readings(conn: asyncpg.Connection, after: datetime) -> AsyncIte
 async def registry_rows(conn: asyncpg.Connection) -> list[RegistryRow]:
     """Every active device with its home and the home's time zone, in home order."""
     rows = await conn.fetch(
-        "SELECT d.home_id, d.id, d.type, d.room, h.timezone FROM devices d"
+        "SELECT d.home_id, d.id, d.type, d.room, h.timezone, h.street FROM devices d"
         " JOIN homes h ON h.id = d.home_id WHERE d.active ORDER BY d.home_id, d.id"
     )
     return [
-        RegistryRow(r["home_id"], r["id"], DeviceType(r["type"]), r["room"], r["timezone"])
+        RegistryRow(
+            r["home_id"],
+            r["id"],
+            DeviceType(r["type"]),
+            r["room"],
+            r["timezone"],
+            street=r["street"],
+        )
         for r in rows
     ]

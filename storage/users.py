@@ -1,4 +1,5 @@
-"""Users, console sessions, bearer tokens and failed logins: the SQL behind api/auth.
+"""Users, console sessions and bearer tokens: the SQL behind api/auth (the sign-in
+counters are in storage/login_throttle.py).
 
 Secrets (session and token values) never reach this module in the clear: callers pass
 their SHA-256, so a copy of these tables cannot be replayed.
@@ -27,6 +28,8 @@ class UserRow:
     street: str | None
     created_at: datetime
     disabled: bool
+    disabled_at: datetime | None = None
+    password_changed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +49,10 @@ class SessionUser:
     last_seen_at: datetime | None
 
 
-_USER = "u.username, u.display_name, u.role, u.language, u.street, u.created_at, u.disabled"
+_USER = (
+    "u.username, u.display_name, u.role, u.language, u.street, u.created_at, u.disabled,"
+    " u.disabled_at, u.password_changed_at"
+)
 
 
 def _user(row: asyncpg.Record) -> UserRow:
@@ -58,6 +64,8 @@ def _user(row: asyncpg.Record) -> UserRow:
         row["street"],
         row["created_at"],
         row["disabled"],
+        row["disabled_at"],
+        row["password_changed_at"],
     )
 
 
@@ -117,6 +125,61 @@ async def set_password_hash(conn: asyncpg.Connection, username: str, password_ha
     await conn.execute(
         "UPDATE users SET password_hash = $2 WHERE username = $1", username, password_hash
     )
+
+
+async def password_hash_of(conn: asyncpg.Connection, username: str) -> str | None:
+    """The stored hash of an enabled user, or None."""
+    value: str | None = await conn.fetchval(
+        "SELECT password_hash FROM users WHERE username = $1 AND NOT disabled", username
+    )
+    return value
+
+
+async def change_password(
+    conn: asyncpg.Connection,
+    username: str,
+    password_hash: str,
+    now: datetime,
+    keep_session: str | None = None,
+) -> bool:
+    """Store a new password and end the user's sessions (but `keep_session`, the one the
+    change was made from); False when there is no such user."""
+    async with conn.transaction():
+        changed = await conn.execute(
+            "UPDATE users SET password_hash = $2, password_changed_at = $3 WHERE username = $1",
+            username,
+            password_hash,
+            now,
+        )
+        if changed == "UPDATE 0":
+            return False
+        await conn.execute(
+            "DELETE FROM sessions WHERE username = $1 AND id IS DISTINCT FROM $2",
+            username,
+            keep_session,
+        )
+    return True
+
+
+async def set_disabled(
+    conn: asyncpg.Connection, username: str, disabled: bool, now: datetime, by: str
+) -> UserRow | None:
+    """Disable (ending every session) or enable a user; None when there is no such user.
+    A disabled user's tokens stop working too (every lookup checks), and work again if
+    the user is enabled."""
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            "UPDATE users AS u SET disabled = $2,"
+            " disabled_at = CASE WHEN $2 THEN $3::timestamptz END,"
+            f" disabled_by = CASE WHEN $2 THEN $4 END WHERE username = $1 RETURNING {_USER}",
+            username,
+            disabled,
+            now,
+            by,
+        )
+        if row is not None and disabled:
+            await conn.execute("DELETE FROM sessions WHERE username = $1", username)
+    return _user(row) if row else None
 
 
 async def create_session(
@@ -179,29 +242,91 @@ async def delete_expired_sessions(
 
 
 async def create_token(
-    conn: asyncpg.Connection, *, token_hash: str, label: str, username: str, now: datetime
+    conn: asyncpg.Connection,
+    *,
+    token_hash: str,
+    label: str,
+    username: str,
+    now: datetime,
+    expires_at: datetime,
 ) -> int:
-    """Store a bearer token (its hash); returns its id."""
+    """Store a bearer token (its hash) valid until `expires_at`; returns its id."""
     token_id: int = await conn.fetchval(
-        "INSERT INTO api_tokens (token_hash, label, username, created_at)"
-        " VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO api_tokens (token_hash, label, username, created_at, expires_at)"
+        " VALUES ($1, $2, $3, $4, $5) RETURNING id",
         token_hash,
         label,
         username,
         now,
+        expires_at,
     )
     return token_id
 
 
-async def token_user(conn: asyncpg.Connection, token_hash: str) -> SessionUser | None:
-    """The user of a live (unrevoked) token, or None."""
+async def token_user(
+    conn: asyncpg.Connection, token_hash: str, now: datetime
+) -> SessionUser | None:
+    """The user of a live token (not revoked, not expired, user enabled), or None."""
     row = await conn.fetchrow(
         f"SELECT {_USER}, t.last_used_at FROM api_tokens t"
         " JOIN users u ON u.username = t.username"
-        " WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND NOT u.disabled",
+        " WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2"
+        " AND NOT u.disabled",
         token_hash,
+        now,
     )
     return SessionUser(_user(row), None, row["last_used_at"]) if row else None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRow:
+    """A token as listed: never its value (only the hash is kept, and not shown)."""
+
+    id: int
+    username: str
+    label: str
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    revoked_by: str | None
+
+
+_TOKEN = "id, username, label, created_at, expires_at, last_used_at, revoked_at, revoked_by"
+
+
+async def list_tokens(
+    conn: asyncpg.Connection, *, username: str | None, live_only: bool, now: datetime
+) -> list[TokenRow]:
+    """Tokens (of one user, or everyone's), newest first; `live_only` leaves out revoked
+    and expired ones."""
+    rows = await conn.fetch(
+        f"SELECT {_TOKEN} FROM api_tokens WHERE ($1::text IS NULL OR username = $1)"
+        " AND (NOT $2 OR (revoked_at IS NULL AND expires_at > $3)) ORDER BY id DESC",
+        username,
+        live_only,
+        now,
+    )
+    return [TokenRow(**dict(r)) for r in rows]
+
+
+async def revoke_token(
+    conn: asyncpg.Connection, token_id: int, now: datetime, by: str
+) -> tuple[TokenRow, str] | None:
+    """Revoke a token (a revoked one stays as it was); the token and its hash (for the
+    principal cache), or None when there is no such token."""
+    row = await conn.fetchrow(
+        "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, $2),"
+        f" revoked_by = coalesce(revoked_by, $3) WHERE id = $1 RETURNING {_TOKEN}, token_hash",
+        token_id,
+        now,
+        by,
+    )
+    if row is None:
+        return None
+    values = dict(row)
+    token_hash = values.pop("token_hash")
+    return TokenRow(**values), token_hash
 
 
 async def touch_token(conn: asyncpg.Connection, token_hash: str, now: datetime) -> None:
@@ -209,54 +334,3 @@ async def touch_token(conn: asyncpg.Connection, token_hash: str, now: datetime) 
     await conn.execute(
         "UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1", token_hash, now
     )
-
-
-async def record_login_failure(
-    conn: asyncpg.Connection, username: str, client_ip: str, now: datetime, keep: timedelta
-) -> None:
-    """Count one failed login, forgetting this name's and address's failures older
-    than `keep` (so the table stays the size of the current window)."""
-    async with conn.transaction():
-        await conn.execute(
-            "DELETE FROM login_failures WHERE (username = $1 OR client_ip = $2) AND at < $3",
-            username,
-            client_ip,
-            now - keep,
-        )
-        await conn.execute(
-            "INSERT INTO login_failures (at, username, client_ip) VALUES ($1, $2, $3)",
-            now,
-            username,
-            client_ip,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class FailureCount:
-    """Failed logins in the window, and the oldest of them (when the window first frees)."""
-
-    count: int
-    oldest: datetime | None
-
-
-async def login_failures(
-    conn: asyncpg.Connection, *, username: str, client_ip: str, since: datetime
-) -> tuple[FailureCount, FailureCount]:
-    """Failures since `since` for the username and for the client address."""
-    row = await conn.fetchrow(
-        "SELECT"
-        " (SELECT count(*) FROM login_failures WHERE username = $1 AND at > $3) AS user_n,"
-        " (SELECT min(at) FROM login_failures WHERE username = $1 AND at > $3) AS user_at,"
-        " (SELECT count(*) FROM login_failures WHERE client_ip = $2 AND at > $3) AS ip_n,"
-        " (SELECT min(at) FROM login_failures WHERE client_ip = $2 AND at > $3) AS ip_at",
-        username,
-        client_ip,
-        since,
-    )
-    assert row is not None
-    return FailureCount(row["user_n"], row["user_at"]), FailureCount(row["ip_n"], row["ip_at"])
-
-
-async def clear_login_failures(conn: asyncpg.Connection, username: str) -> None:
-    """Forget a user's failures after they signed in."""
-    await conn.execute("DELETE FROM login_failures WHERE username = $1", username)

@@ -152,12 +152,15 @@ class ApiWorld:
 
 
 @asynccontextmanager
-async def api_world(db_url: str, start: datetime = START) -> AsyncIterator[ApiWorld]:
-    """The whole API app on a loopback port over `db_url`."""
+async def api_world(
+    db_url: str, start: datetime = START, **context_options: Any
+) -> AsyncIterator[ApiWorld]:
+    """The whole API app on a loopback port over `db_url`; `context_options` are more
+    ApiContext fields (trusted_proxies, secure_cookies, outbound, ...)."""
     pool = await asyncpg.create_pool(db_url, min_size=2, max_size=10)
     clock = ManualClock(start)
     alerts = AlertService(pool, clock)
-    context = ApiContext(pool, clock, alerts, wall_clock=clock)
+    context = ApiContext(pool, clock, alerts, wall_clock=clock, **context_options)
     client = TestClient(TestServer(create_api_app(context)))
     world = ApiWorld(pool, clock, alerts, context, client)
     try:

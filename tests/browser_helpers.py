@@ -25,12 +25,14 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from playwright.async_api import Browser, Page, async_playwright
 
-from alerts.model import Outcome
 from alerts.service import AlertService
 from api.context import ApiContext
 from api.principal import Role
 from api.server import running_api
+from core.alerts import Outcome
 from core.clock import ManualClock, WallClock
+from core.contacts import Language
+from core.explain import explain
 from core.kinds import Category, Severity
 from core.readings import Channel, DeviceType, Reading
 from detectors.findings import Finding
@@ -109,21 +111,28 @@ class ConsoleWorld:
     async def raise_alert(
         self,
         home_id: str = HOME,
-        kind: str = "no_activity",
+        kind: str = "motion_inactivity",
         category: Category = Category.INACTIVITY,
         severity: Severity = Severity.HIGH,
         explanation: str | None = None,
     ) -> int:
-        """An alert raised as a detector would: AlertService.ingest(findings)."""
-        text = explanation or self.explanation()
-        finding = Finding(home_id, category, kind, severity, datetime.now(UTC), text)
+        """An alert raised as a detector would: AlertService.ingest(findings); the default
+        one with its params, so the console renders it in either language."""
+        text = explanation or self.explanation(Language.EN)
+        params = self.params() if explanation is None and kind == "motion_inactivity" else {}
+        finding = Finding(home_id, category, kind, severity, datetime.now(UTC), text, params=params)
         (result,) = await self.alerts.ingest([finding])
         assert result.alert_id is not None
         return result.alert_id
 
-    def explanation(self) -> str:
-        since = self.last_activity.astimezone(SHANGHAI).strftime("%H:%M")
-        return f"{since} 以来没有用水，也没有走动；平时这个时段每小时都有活动"
+    def params(self) -> dict[str, Any]:
+        """The default alert's params, as the inactivity detector writes them."""
+        return {"since_at": round(self.last_activity.timestamp()), "limit_s": 3600,
+                "learned": True}  # fmt: skip
+
+    def explanation(self, language: Language = Language.ZH) -> str:
+        """The default alert's explanation in `language`, as the console shows it."""
+        return explain("motion_inactivity", self.params(), language, "Asia/Shanghai", "")
 
 
 @asynccontextmanager
@@ -280,11 +289,11 @@ EXTRA_HOMES = (
     ("H0005", "和平街道", "刘淑珍", "away"),
 )
 PAST_KINDS = (
-    ("no_activity", Category.INACTIVITY, Severity.HIGH, "上午 10 点前没有任何活动"),
-    ("water_running", Category.LEAK, Severity.HIGH, "连续 90 分钟用水不停"),
+    ("no_morning_activity", Category.INACTIVITY, Severity.HIGH, "上午 10 点前没有任何活动"),
+    ("leak_continuous_flow", Category.LEAK, Severity.HIGH, "连续 90 分钟用水不停"),
     ("battery_low", Category.DEVICE, Severity.LOW, "卧室人体感应器电量 12%"),
-    ("night_activity", Category.WANDERING, Severity.MEDIUM, "凌晨 2 点至 4 点频繁走动"),
-    ("late_start", Category.ROUTINE, Severity.MEDIUM, "今天起床比平时晚 2 小时"),
+    ("night_wandering", Category.WANDERING, Severity.MEDIUM, "凌晨 2 点至 4 点频繁走动"),
+    ("routine_outlier", Category.ROUTINE, Severity.MEDIUM, "今天起床比平时晚 2 小时"),
 )
 PAST_OUTCOMES = (
     Outcome.RESIDENT_OK,

@@ -12,9 +12,10 @@ from typing import Any
 
 import asyncpg
 
+from core.clock import Clock, WallClock
 from core.readings import DeviceType
 from core.settings import MqttTarget
-from ingest.service import CommitListener, IngestConfig, IngestService
+from ingest.service import CommitListener, IngestConfig, IngestService, StatusListener
 from ingest.wire import format_ts
 from simulators.publisher import DevicePublisher
 from storage.registry import add_device, add_home
@@ -28,18 +29,22 @@ async def running_ingest(
     *,
     client_id: str | None = None,
     on_committed: CommitListener | None = None,
+    on_status: StatusListener | None = None,
+    clock: Clock | None = None,
+    ready_timeout_s: float = 15,
     **config: Any,
 ) -> AsyncIterator[IngestService]:
     """An ingest worker subscribed and ready, stopped when the block ends."""
     service = IngestService(
-        IngestConfig(client_id=client_id or unique_name("ingest"),
-                     share_group=unique_name("grp"), **config),
-        db_url, target, on_committed=on_committed,
+        IngestConfig(**{"client_id": client_id or unique_name("ingest"),
+                        "share_group": unique_name("grp"), **config}),
+        db_url, target, clock=clock or WallClock(), on_committed=on_committed,
+        on_status=on_status,
     )  # fmt: skip
     ready = asyncio.Event()
     task = asyncio.create_task(service.run(ready), name="test-ingest")
     try:
-        await asyncio.wait_for(ready.wait(), 15)
+        await asyncio.wait_for(ready.wait(), ready_timeout_s)
         yield service
     finally:
         task.cancel()
@@ -70,13 +75,23 @@ async def wait_until(
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
+# Devices the tests register count as installed long ago, so the suite's fixed message
+# times are not refused as older than the device (stale_timestamp); the tests of that
+# rule register their devices at a time of their choosing.
+INSTALLED_LONG_AGO = datetime(2025, 1, 1, tzinfo=UTC)
+
+
 async def register_home(
-    conn: asyncpg.Connection, home_id: str, devices: dict[str, tuple[DeviceType, str | None]]
+    conn: asyncpg.Connection,
+    home_id: str,
+    devices: dict[str, tuple[DeviceType, str | None]],
+    *,
+    installed_at: datetime = INSTALLED_LONG_AGO,
 ) -> None:
     """A home with the given devices: {device_id: (type, room)}."""
     await add_home(conn, home_id, "Asia/Shanghai")
     for device_id, (device_type, room) in devices.items():
-        await add_device(conn, device_id, device_type, home_id, room)
+        await add_device(conn, device_id, device_type, home_id, room, installed_at=installed_at)
 
 
 def ts(minutes_ago: float = 0.0) -> str:

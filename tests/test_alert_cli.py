@@ -11,7 +11,7 @@ from pathlib import Path
 
 import asyncpg
 
-from alerts.routing import ChannelKind, Role
+from core.contacts import ChannelKind, Role
 from storage.alerts_routing import home_routing
 
 
@@ -69,5 +69,5 @@ async def test_contacts_add(db: asyncpg.Connection, db_url: str) -> None:
     assert family.endpoints[0].channel is ChannelKind.SMS
     assert str(family.quiet_hours) == "22:30-07:00"
     bad = await eldercare(db_url, "alerts", "contacts", "add", "home-9", "--role", "family",
-                          "--person", "x", "--sms", "1", "--quiet", "late")  # fmt: skip
+                          "--person", "x", "--sms", "+86139009", "--quiet", "late")  # fmt: skip
     assert bad.returncode == 2 and "HH:MM-HH:MM" in bad.stderr

@@ -9,9 +9,13 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from alerts import checkin, escalation, intake, lifecycle, templates
-from alerts.model import Action, Alert, AlertState, IllegalTransition, InvalidCommand, Outcome
 from alerts.outbox import RetryPolicy
-from alerts.policy import (
+from alerts.signing import sign_body, sign_webhook, verify_body, verify_webhook
+from alerts.throttle import ThrottleConfig, over_rate_limit, quiet_hold_until
+from core.alerts import Action, Alert, AlertState, IllegalTransition, InvalidCommand, Outcome
+from core.contacts import Language, QuietHours, Role
+from core.kinds import Category, Severity
+from core.policy import (
     DEFAULT_POLICIES,
     EscalationPolicy,
     EscalationStep,
@@ -19,10 +23,6 @@ from alerts.policy import (
     policy_from_json,
     policy_to_json,
 )
-from alerts.routing import Language, QuietHours, Role
-from alerts.signing import sign_body, sign_webhook, verify_body, verify_webhook
-from alerts.throttle import ThrottleConfig, over_rate_limit, quiet_hold_until
-from core.kinds import Category, Severity
 from detectors.findings import Finding
 
 T0 = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)

@@ -15,6 +15,7 @@ from core.kinds import Category, Severity
 from storage.alerts_outbox import attempts_of_delivery
 from storage.findings import insert_findings
 from tests.ingest_helpers import wait_until
+from tests.processes import stop_process
 from tests.test_alert_support import Gateway, finding, register_home
 
 pytestmark = pytest.mark.slow
@@ -58,11 +59,11 @@ async def test_sigkill_while_sending_delivers_once_after_restart(
         try:
             await wait_until(lambda: _status_is(db, "sent"), 60, "the delivery to be sent")
         finally:
-            second.terminate()
-            await second.wait()
+            await stop_process(second)
     finally:
         if first.returncode is None:
             first.kill()
+            await first.wait()
         await gateway.stop()
 
     sms = await db.fetchrow("SELECT id, idempotency_key FROM alert_deliveries")

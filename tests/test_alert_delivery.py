@@ -10,13 +10,14 @@ import asyncpg
 import pytest
 
 from alerts.apply import DELIVERY_FAILED_KIND
-from alerts.channels.base import Channel, Delivery, DeliveryResult
+from alerts.channels.base import Channel, DeliveryResult
 from alerts.config import AlertConfig
 from alerts.dispatcher import DispatchConfig, Dispatcher
 from alerts.outbox import RetryPolicy
-from alerts.routing import ChannelKind
 from alerts.runtime import running_alerts
+from core.contacts import ChannelKind
 from core.kinds import Category, Severity
+from core.outbox import Delivery
 from storage.alerts import list_alerts
 from storage.alerts_outbox import attempts_of_delivery
 from tests.test_alert_support import alert_world, finding, register_home

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import asyncpg
 
-from alerts.model import AlertState, Outcome
-from alerts.policy import EscalationPolicy, EscalationStep
-from alerts.routing import Role
+from core.alerts import AlertState, Outcome
+from core.contacts import Role
+from core.policy import EscalationPolicy, EscalationStep
 from storage.alerts import alert_history, list_alerts
 from storage.alerts_routing import save_policy
 from tests.test_alert_support import (

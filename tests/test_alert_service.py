@@ -10,12 +10,13 @@ import pytest
 
 from alerts.apply import NO_RECIPIENTS_KIND
 from alerts.intake import Verdict
-from alerts.model import AlertNotFound, AlertState, IllegalTransition, InvalidCommand, Outcome
 from alerts.service import AlertService
+from core.alerts import AlertNotFound, AlertState, IllegalTransition, InvalidCommand, Outcome
 from core.clock import ManualClock
+from core.findings import Finding
 from core.kinds import Category, Severity
 from storage.alerts import alert_history, list_alerts
-from tests.test_alert_support import START, alert_world, finding, register_home, smoke
+from tests.test_alert_support import HOME, START, alert_world, finding, register_home, smoke
 
 
 async def test_a_repeat_finding_updates_the_active_alert(
@@ -166,3 +167,36 @@ async def test_an_alert_that_reaches_nobody_raises_a_system_alert(
     assert f"alert {result.alert_id}" in problem.explanation
     ops = await db.fetch("SELECT address FROM alert_deliveries WHERE alert_id = $1", problem.id)
     assert [r["address"] for r in ops] == ["ops@example.org"]
+
+
+async def test_a_withdrawn_finding_resolves_its_alert_and_escalates_no_further(
+    db: asyncpg.Connection, db_url: str
+) -> None:
+    """Late data showed the resident moving inside the silence that was reported: the
+    alert is resolved with the reason in its history, and nobody more is called."""
+    await register_home(db)
+    withdrawal = Finding(
+        HOME,
+        Category.INACTIVITY,
+        "motion_inactivity",
+        Severity.INFO,
+        START + timedelta(minutes=10),
+        "withdrawn: data that arrived late shows activity at 10:20",
+        clears=True,
+        withdrawn=True,
+    )
+    async with alert_world(db_url) as world:
+        (opened,) = await world.service.ingest([finding()])
+        before = await db.fetchval("SELECT count(*) FROM alert_deliveries")
+        world.clock.advance(timedelta(minutes=10))
+        (result,) = await world.service.ingest([withdrawal])
+        world.clock.advance(timedelta(hours=2))  # past every step of the policy
+        await world.sweeper.sweep_once()
+        after = await db.fetchval("SELECT count(*) FROM alert_deliveries")
+        alert = await world.service.get(opened.alert_id or 0)
+    assert result.verdict is Verdict.WITHDRAWN and result.alert_id == opened.alert_id
+    assert alert.state is AlertState.RESOLVED and alert.escalation_due_at is None
+    assert alert.resolved_by == "system" and "withdrawn" in (alert.resolution_note or "")
+    history = await alert_history(db, alert.id)
+    assert [h["action"] for h in history][-2:] == ["withdrawn", "resolved"]
+    assert after == before  # escalated no further

@@ -31,12 +31,12 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from alerts.callbacks import add_voice_callback
 from alerts.channels.base import Channel
 from alerts.channels.email import EmailChannel
+from alerts.channels.outbound import OutboundPolicy
 from alerts.channels.sms import SmsChannel
 from alerts.channels.voice import VoiceChannel
 from alerts.channels.webhook import WebhookChannel
 from alerts.config import AlertConfig, SmtpTarget
 from alerts.dispatcher import DispatchConfig, Dispatcher
-from alerts.routing import ChannelKind, Contact, Endpoint, Language, QuietHours, Role
 from alerts.service import AlertService
 from alerts.signing import (
     CALLBACK_SIGNATURE_HEADER,
@@ -47,6 +47,7 @@ from alerts.signing import (
 )
 from alerts.sweeper import Sweeper
 from core.clock import ManualClock
+from core.contacts import ChannelKind, Contact, Endpoint, Language, QuietHours, Role
 from core.kinds import Category, Severity
 from detectors.findings import Finding
 from storage.alerts_routing import put_contact
@@ -324,7 +325,9 @@ async def alert_world(
                     session, gateway.base_url, callback_base + "/callbacks/voice"
                 ),
                 ChannelKind.EMAIL: EmailChannel(smtp, "alerts@example.org", clock),
-                ChannelKind.WEBHOOK: WebhookChannel(session, WEBHOOK_SECRET, clock),
+                ChannelKind.WEBHOOK: WebhookChannel(
+                    session, WEBHOOK_SECRET, clock, OutboundPolicy(("127.0.0.1",))
+                ),
             }
             dispatcher = Dispatcher(pool, clock, channels, config, dispatch)
             yield AlertWorld(
@@ -345,6 +348,26 @@ async def alert_world(
             await callback_runner.cleanup()
         await webhooks.stop()
         await gateway.stop()
+        await pool.close()
+
+
+@asynccontextmanager
+async def served_service(
+    db_url: str, clock: ManualClock, config: AlertConfig, secret: bytes
+) -> AsyncIterator[tuple[AlertService, asyncpg.Pool, str]]:
+    """The alert service over a pool of its own, its signed callback routes served on a
+    free loopback port: (service, pool, base URL of the callbacks)."""
+    pool = await asyncpg.create_pool(db_url, min_size=1, max_size=4)
+    service = AlertService(pool, clock, config)
+    app = web.Application()
+    add_voice_callback(app, service, secret)
+    runner = None
+    try:
+        runner, base_url = await _serve(app)
+        yield service, pool, base_url
+    finally:
+        if runner is not None:
+            await runner.cleanup()
         await pool.close()
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncpg
 
 from alerts.config import AlertConfig
-from alerts.model import Outcome
 from alerts.throttle import ThrottleConfig
+from core.alerts import Outcome
 from core.kinds import Category, Severity
 from tests.test_alert_support import (
     QUIET_NIGHT,

@@ -253,4 +253,11 @@ async def test_the_stream_sends_changes_in_the_advisors_homes_only(db_url: str) 
             name, alert = await _next_event(resp)
             assert (name, alert["id"]) == ("alert", elsewhere)
         log = await admin.json("GET", "/api/v1/audit")
-        assert [e["action"] for e in log["entries"]] == ["alerts.stream", "alerts.stream"]
+        # Opening a stream is recorded, and so is each alert pushed, with its home.
+        assert [(e["username"], e["action"], e["home_ids"]) for e in log["entries"]] == [
+            ("root", "alerts.stream.push", ["home-2"]),
+            ("root", "alerts.stream", []),
+            ("wang", "alerts.stream.push", ["home-1"]),
+            ("wang", "alerts.stream.push", ["home-1"]),
+            ("wang", "alerts.stream", []),
+        ]

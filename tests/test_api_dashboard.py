@@ -48,13 +48,24 @@ async def test_dashboard_for_a_street_and_as_csv(db_url: str) -> None:
             assert resp.content_type == "text/csv"
             text = (await resp.read()).decode("utf-8-sig")
         rows = list(csv.DictReader(io.StringIO(text)))
-        assert {"section": "coverage", "key": "", "metric": "devices_never_seen",
-                "value": "1"} in rows  # fmt: skip
-        ack_rows = [r for r in rows if r["section"] == "response_by_street"
-               and r["metric"] == "ack_p50_min"]  # fmt: skip
-        assert ack_rows == [{"section": "response_by_street", "key": "东街",
-                        "metric": "ack_p50_min", "value": "10.0"}]  # fmt: skip
+        # A table: one row per street and per advisor, a column per figure.
+        assert [(r["group"], r["name"]) for r in rows] == [("street", "东街"), ("advisor", "wang")]
+        assert rows[0]["ack_p50_min"] == "10.0" and rows[0]["alerts"] == "3"
+        assert rows[0]["ack_within_15_min_pct"] == "66.7"
 
         await wang.json("GET", "/api/v1/dashboard", expect=403)
         error = await sue.json("GET", "/api/v1/dashboard?weeks=0", expect=422)
         assert error["error"]["field"] == "weeks"
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised() -> None:
+    from api.routes.dashboard import dashboard_csv
+    from storage.dashboard import Dashboard, Response
+
+    evil = Response('=HYPERLINK("http://x")', 1, None, None, None, None, None, None, None)
+    table = Dashboard(1, 1, 1, 0, [], [evil], [], [])
+    rows = list(csv.reader(io.StringIO(dashboard_csv(table))))
+    assert rows[1][1] == '\'=HYPERLINK("http://x")'
+    for cell in ("+1", "-1", "@SUM(A1)"):
+        bad = Dashboard(1, 1, 1, 0, [], [], [Response(cell, 1, *[None] * 7)], [])
+        assert list(csv.reader(io.StringIO(dashboard_csv(bad))))[1][1] == "'" + cell

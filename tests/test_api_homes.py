@@ -71,8 +71,9 @@ async def test_home_detail_and_readings(db_url: str) -> None:
         assert {d["id"] for d in detail["devices"]} == {"m-e1", "p-e1"}
         # Who is assigned, without their phone numbers.
         assert detail["contacts"] == [
-            {"role": "primary_advisor", "position": 0, "person_ref": "wang", "language": "zh-CN"}
-        ]
+            {"role": "primary_advisor", "position": 0, "person_ref": "wang",
+             "display_name": "wang", "language": "zh-CN"}
+        ]  # fmt: skip
 
         readings = await wang.json("GET", "/api/v1/homes/e1/readings")
         assert readings["bucket_minutes"] == 60

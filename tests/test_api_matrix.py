@@ -24,6 +24,7 @@ RULES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/auth/login"): PUBLIC,
     ("POST", "/api/v1/auth/logout"): ALL_ROLES,
     ("GET", "/api/v1/auth/me"): ALL_ROLES,
+    ("POST", "/api/v1/auth/password"): ALL_ROLES,
     # Alerts: staff only; family members hear about alerts through /family.
     ("GET", "/api/v1/alerts"): STAFF,
     ("GET", "/api/v1/alerts/stream"): STAFF,
@@ -45,9 +46,18 @@ RULES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/homes/{home_id}/away"): ALL_ROLES,
     ("POST", "/api/v1/homes/{home_id}/away"): ALL_ROLES,
     ("GET", "/api/v1/homes/{home_id}/contacts"): STAFF,
+    # The resident's profile: staff of the home, family their relative's basics.
+    ("GET", "/api/v1/homes/{home_id}/profile"): ALL_ROLES,
+    ("PUT", "/api/v1/homes/{home_id}/profile"): MANAGERS,
     ("PUT", "/api/v1/homes/{home_id}/contacts/{role}/{position}"): MANAGERS,
     ("DELETE", "/api/v1/homes/{home_id}/contacts/{role}/{position}"): MANAGERS,
     ("GET", "/api/v1/policies"): MANAGERS,
+    # Duty: the street office sees and changes who is on duty.
+    ("GET", "/api/v1/duty"): MANAGERS,
+    ("GET", "/api/v1/duty/rotations"): MANAGERS,
+    ("POST", "/api/v1/duty/overrides"): MANAGERS,
+    ("DELETE", "/api/v1/duty/overrides/{override_id}"): MANAGERS,
+    ("DELETE", "/api/v1/duty/rotations/{rotation_id}"): MANAGERS,
     ("PUT", "/api/v1/policies/{name}"): ADMIN,
     ("DELETE", "/api/v1/policies/{name}"): ADMIN,
     # Family view: family only (staff have the console).
@@ -57,23 +67,47 @@ RULES: dict[tuple[str, str], frozenset[Role]] = {
     # District dashboard: supervisors (their street) and admins.
     ("GET", "/api/v1/dashboard"): MANAGERS,
     ("GET", "/api/v1/dashboard.csv"): MANAGERS,
-    # Users, tokens, the audit log: admins.
+    ("GET", "/api/v1/dashboard/now"): MANAGERS,
+    # Users and tokens: admins.
     ("GET", "/api/v1/users"): ADMIN,
     ("POST", "/api/v1/users"): ADMIN,
+    ("POST", "/api/v1/users/{username}/disable"): ADMIN,
+    ("POST", "/api/v1/users/{username}/enable"): ADMIN,
+    ("PUT", "/api/v1/users/{username}/password"): ADMIN,
     ("POST", "/api/v1/users/{username}/tokens"): ADMIN,
-    ("GET", "/api/v1/audit"): ADMIN,
+    ("GET", "/api/v1/tokens"): ADMIN,
+    ("DELETE", "/api/v1/tokens/{token_id}"): ADMIN,
+    # A resident's export and erasure: admins.
+    ("GET", "/api/v1/residents/{resident_id}/export"): ADMIN,
+    ("POST", "/api/v1/residents/{resident_id}/erase"): ADMIN,
+    ("GET", "/api/v1/retention"): ADMIN,
+    # The audit log: admins (everything) and supervisors (their street's homes).
+    ("GET", "/api/v1/audit"): MANAGERS,
+    ("GET", "/api/v1/audit.csv"): MANAGERS,
     # Operations and the API's description: public, they hold no one's data.
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
-    ("GET", "/metrics"): PUBLIC,
+    ("GET", "/metrics"): PUBLIC,  # but see METRICS_TOKEN_ONLY
+    ("GET", "/metrics/database"): PUBLIC,  # likewise
     ("GET", "/api/v1/openapi.json"): PUBLIC,
+    # Which notification channels are failing: staff, for the console's banner.
+    ("GET", "/api/v1/ops/banner"): STAFF,
+    ("GET", "/api/v1/texts"): PUBLIC,
 }
+
+# Public in the sense of "no user": they answer only to the metrics token (401 to every
+# user, signed in or not).
+METRICS_TOKEN_ONLY = {("GET", "/metrics"), ("GET", "/metrics/database")}
 
 # Path parameters: values of the right shape that name nothing that exists.
 SAMPLE_PARAMETERS = {
     "alert_id": "987654",
     "home_id": "no-such-home",
     "username": "nobody",
+    "token_id": "987654",
+    "override_id": "987654",
+    "rotation_id": "987654",
+    "resident_id": "987654",
     "role": "family",
     "position": "0",
     "name": "critical",
@@ -107,7 +141,9 @@ async def test_every_route_answers_every_role_by_the_rules(db_url: str) -> None:
                 body = {} if route.method in ("POST", "PUT", "PATCH") else None
                 async with client.request(route.method, path, json=body) as resp:
                     status = await _status(resp)
-                if allowed == PUBLIC:
+                if (route.method, route.path) in METRICS_TOKEN_ONLY:
+                    ok, want = status == 401, "401 (the metrics token only)"
+                elif allowed == PUBLIC:
                     ok = status not in (401, 403)
                     want = "not 401/403 (public)"
                 elif who == "anonymous":

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from core.pipeline import heartbeat_topic
 from core.readings import Channel, DeviceType, Reading
-from core.registry import parse_registry_csv
+from core.registry import format_registry_csv, parse_registry_csv
 from core.settings import Settings
 from detectors import backtest as backtest_module
 from detectors.backtest import run_backtest
 from detectors.recording import DEVICE_AT, decode_line, fast_fields, split_line
+from detectors.scenario import Scenario, heartbeats
 from detectors.scoring import load_truth, score
 from eldercare.commands import backtest as command
+from ingest.wire import format_ts, topic_for
 from simulators.incidents import IncidentRates
 from simulators.record import simulate_homes, write_recording
 
@@ -149,12 +154,13 @@ def _wire_fields(raw: bytes, types: dict) -> tuple | None:
     rejected)."""
     line = split_line(raw, 1)
     assert line.ts is not None
-    reading = decode_line(line, types.get, line.ts)
+    (reading,) = decode_line(line, types.get, line.ts)
     if not isinstance(reading, Reading):
         return None
     return (
         reading.ts.timestamp(),
         reading.received_at.timestamp(),
+        reading.seq,
         reading.channel is Channel.STATUS,
         reading.online,
         reading.motion,
@@ -227,3 +233,54 @@ def test_fast_path_and_partitions_find_what_the_wire_decoder_path_finds(
         slow.start,
         slow.end,
     )
+
+
+def test_a_recording_with_heartbeats_is_watched_for_pipeline_outages(tmp_path: Path) -> None:
+    """Ingest's heartbeat records in a recording: a half-hour outage (nothing at all
+    arrives) is one system finding and its end, not an inactivity finding for the home
+    whose silence limit ran out meanwhile; without heartbeat records nothing is paused."""
+    s = Scenario("A")
+    registry = tmp_path / "homes.csv"
+    registry.write_text(format_registry_csv(s.rows(("living_room", "kitchen", "bedroom"))))
+    outage = (at_local(12.5), at_local(13))  # the 4.5 h limit runs out at 12:42
+    readings = [s.motion(at_local(7 + i / 6), "living_room") for i in range(6)]  # up at 7
+    readings.append(s.motion(at_local(8.2), "kitchen"))  # then silent from 08:12
+    meter = s.meter(at_local(7), at_local(13.15))
+    readings += [r for r in meter if not outage[0] <= r.ts < outage[1]]
+    beats = heartbeats(at_local(7), at_local(13.15), missing=[outage])
+    lines = [
+        {"topic": topic_for(r.device_id, r.channel), "payload": _payload(r)} for r in readings
+    ] + [
+        {"topic": heartbeat_topic(b.worker), "payload": {"ts": format_ts(b.sent_at), "seq": b.seq}}
+        for b in beats
+    ]
+    lines.sort(key=lambda line: line["payload"]["ts"])
+    watched = tmp_path / "watched.jsonl"
+    watched.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    blind = tmp_path / "blind.jsonl"
+    blind.write_text(
+        "".join(json.dumps(line) + "\n" for line in lines if "ingest" not in line["topic"])
+    )
+    registry_rows = parse_registry_csv(registry.read_text(), "Asia/Shanghai")
+    found = run_backtest(registry_rows, watched).findings
+    assert [(f.kind, f.clears) for f in found if f.category.value == "system"] == [
+        ("pipeline_down", False),
+        ("pipeline_down", True),
+    ]
+    assert not [f for f in found if f.category.value == "inactivity"]
+    unwatched = run_backtest(registry_rows, blind).findings
+    assert not [f for f in unwatched if f.category.value == "system"]
+    assert [f.kind for f in unwatched if f.alerting] == ["motion_inactivity"]
+
+
+def at_local(hour: float) -> datetime:
+    return datetime(2026, 1, 5, tzinfo=ZoneInfo("Asia/Shanghai")) + timedelta(hours=hour)
+
+
+def _payload(r: Reading) -> dict:
+    payload: dict = {"ts": format_ts(r.ts), "seq": r.seq}
+    for field in ("volume_l", "flow_lpm", "motion", "room", "online", "battery_pct"):
+        value = getattr(r, field)
+        if value is not None:
+            payload[field] = value
+    return payload

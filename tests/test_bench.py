@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.services import ADMIN_URL
+from tests.services import ADMIN_URL, EXPECT_BACKEND
 
 
 @pytest.mark.slow
@@ -35,6 +35,30 @@ async def test_bench_ingest_runs_every_phase_and_cleans_up(tmp_path: Path) -> No
     try:
         left = await conn.fetchval(
             "SELECT count(*) FROM pg_database WHERE datname LIKE 'eldercare_bench_%'"
+        )
+    finally:
+        await conn.close()
+    assert left == 0
+
+
+@pytest.mark.slow
+async def test_bench_nats_measures_both_brokers_and_cleans_up(tmp_path: Path) -> None:
+    out = tmp_path / "nats.json"
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "eldercare", "bench", "nats", "--messages", "5000",
+         "--devices", "20", "--nodes", "1", "--json", str(out)],
+        env={**os.environ, "ELDERCARE_DATABASE_URL": ADMIN_URL},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["mosquitto_1_worker_committed_per_s"] > 0
+    assert all(figures[f"nats_r1_{n}_workers_backlog_drain_per_s"] > 0 for n in (1, 2))
+    conn = await asyncpg.connect(ADMIN_URL)
+    try:
+        left = await conn.fetchval(
+            "SELECT count(*) FROM pg_database WHERE datname LIKE 'eldercare_bench_nats_%'"
         )
     finally:
         await conn.close()
@@ -103,6 +127,47 @@ async def test_bench_api_measures_every_phase_and_cleans_up(tmp_path: Path) -> N
     try:
         left = await conn.fetchval(
             "SELECT count(*) FROM pg_database WHERE datname LIKE 'eldercare_bench_api_%'"
+        )
+    finally:
+        await conn.close()
+    assert left == 0
+
+
+def test_bench_wire_times_the_decoder_and_fuzzes_it(tmp_path: Path) -> None:
+    out = tmp_path / "wire.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "eldercare", "bench", "wire", "--messages", "2000", "--fuzz",
+         "500", "--json", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["decode_us_per_msg"] > 0 and figures["fuzz_inputs"] == 500
+    assert figures["fuzz_uncaught_errors"] == 0
+
+
+async def test_bench_retention_expires_while_writing_and_cleans_up(tmp_path: Path) -> None:
+    out = tmp_path / "retention.json"
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "eldercare", "bench", "retention", "--readings", "20000",
+         "--days", "20", "--keep-days", "10", "--json", str(out)],
+        env={**os.environ, "ELDERCARE_DATABASE_URL": ADMIN_URL, "ELDERCARE_LOG_LEVEL": "WARNING"},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["backend"] == (EXPECT_BACKEND or figures["backend"])
+    # Half the backlog was older than 10 days and went; what ingest wrote meanwhile stayed.
+    assert abs(figures["readings_due"] - 20000 // 2) <= 1  # the one at the cutoff itself
+    assert figures["readings_due_left"] == 0
+    kept = figures["readings_left"] - figures["ingest_commits"] * 100
+    assert kept == 20000 - figures["readings_due"]
+    assert figures["ingest_commits"] > 0 and figures["export_home_readings"] > 0
+    conn = await asyncpg.connect(ADMIN_URL)
+    try:
+        left = await conn.fetchval(
+            "SELECT count(*) FROM pg_database WHERE datname LIKE 'eldercare_bench_retention_%'"
         )
     finally:
         await conn.close()

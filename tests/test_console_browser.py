@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.async_api import Browser, Page
 
-from alerts.model import Outcome
+from core.alerts import Outcome
 from core.kinds import Category, Severity
 from tests.browser_helpers import (
     ADMIN,
@@ -135,20 +135,22 @@ async def test_advisor_sees_a_new_alert_live_and_handles_it(
     assert await page.locator("table.history tbody tr").count() >= 1
     await screenshot(page, "alert-detail", docs=True)
 
-    # Arriving before anyone claimed it is refused; the API's reason is shown.
-    await page.click("[data-action=arrive]")
-    refusal = page.locator(".action-feedback .message.error")
-    await refusal.wait_for()
-    assert "nobody claimed it" in await refusal.inner_text()
+    # Only the actions that apply: nobody claimed it, so no "arrived" yet.
+    assert await page.locator("[data-action=arrive]").count() == 0
+    assert await page.locator("[data-action=acknowledge]").count() == 1
+    assert "尚无工作人员查看" in await page.inner_text("[data-testid=alert-now]")
 
     await page.fill("#eta", "10")
     await page.click("[data-action=claim]")
-    await page.wait_for_selector(".progress-list dd.done >> text=wang")
+    await page.wait_for_selector(".progress-list dd.done >> text=王小明")  # a name, not wang
     claimed = await world.alerts.get(alert_id)
     assert claimed.claimed_by == ADVISOR and claimed.expected_arrival_at is not None
-
-    await page.click("[data-action=acknowledge]")
+    # The claim acknowledged it: "acknowledge" is no longer offered, "arrived" is.
     await page.wait_for_selector('.alert-head[data-state="acknowledged"]')
+    assert await page.locator("[data-action=acknowledge]").count() == 0
+    assert "王小明 正在前往" in await page.inner_text("[data-testid=alert-now]")
+    await page.click("[data-action=arrive]")
+    await page.wait_for_selector(".progress-list dd.done >> text=王小明 >> nth=2")
 
     await page.select_option("#outcome", "resident_ok")
     await page.fill("#resolve-note", "老人在邻居家打牌，手机没电")
@@ -196,14 +198,38 @@ async def test_the_language_switch_changes_the_texts_and_is_remembered(page: Pag
     assert await page.evaluate("localStorage.getItem('eldercare.lang')") == "zh-CN"
 
 
+async def advisor_phone(world: ConsoleWorld) -> str:
+    async with world.pool.acquire() as conn:
+        phone: str = await conn.fetchval(
+            "SELECT sms FROM alert_contacts WHERE home_id = $1 AND role = 'primary_advisor'",
+            HOME,
+        )
+    return phone
+
+
 async def test_family_sees_their_relative_and_no_other_home(
     page: Page, world: ConsoleWorld
 ) -> None:
-    await world.raise_alert(severity=Severity.HIGH)
+    alert_id = await world.raise_alert(severity=Severity.HIGH)
     await sign_in(page, FAMILY)
     await page.wait_for_url(re.compile(r"#/family$"))
     card = page.locator(f'.family-card[data-home-id="{HOME}"]')
     await card.wait_for()
+    # Calm and accurate: nobody has seen it yet, and that is what it says (no red).
+    state = card.locator("[data-testid=family-alert-state]")
+    assert "工作人员尚未查看" in await state.inner_text()
+    assert await card.get_attribute("data-status") == "attention"
+    assert "王小明" in await card.locator("[data-testid=advisor]").inner_text()
+    assert await card.locator("[data-testid=tel-advisor]").get_attribute("href") == (
+        "tel:" + (await advisor_phone(world))
+    )
+    # The advisor is on the way: the family sees who, and when they should arrive.
+    arrival = datetime.now(UTC) + timedelta(minutes=20)
+    await world.alerts.claim(alert_id, ADVISOR, arrival)
+    await page.reload()
+    await card.wait_for()
+    assert f"王小明 正在前往，预计 {shanghai_clock(arrival)} 到达" in await state.inner_text()
+    assert await card.locator("[data-testid=family-chart] rect.today").count() == 24
     status = await card.locator("[data-testid=plain-status]").inner_text()
     assert "最近一次活动" in status and shanghai_clock(world.last_activity) in status
     assert RESIDENT in await card.inner_text()
@@ -295,3 +321,29 @@ async def test_the_live_list_reconnects_and_catches_up(page: Page, world: Consol
     await world.start_server(port)
     await page.wait_for_selector("body[data-stream=live]", timeout=LIVE_TIMEOUT * 2)
     await page.wait_for_selector(f'.alert-item.fresh[data-alert-id="{missed}"]')
+
+
+async def test_staff_see_a_failing_channel_in_the_operations_banner(
+    page: Page, world: ConsoleWorld
+) -> None:
+    await sign_in(page, ADVISOR)
+    await page.wait_for_url(re.compile(r"#/alerts$"))
+    assert await page.locator("[data-testid=ops-banner]").is_hidden()  # all is well
+
+    # The SMS gateway gave up on a message: the banner says so on the next page drawn.
+    async with world.pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO alert_deliveries (home_id, purpose, severity, channel, address,"
+            " recipient_role, recipient_ref, language, timezone, subject, body_text, summary,"
+            " status, attempts, max_attempts, next_attempt_at, created_at, failed_at,"
+            " last_error) VALUES ($1, 'alert', 'high', 'sms', '+8613800000001',"
+            " 'primary_advisor', 'wang', 'zh-CN', 'Asia/Shanghai', 's', 'b', 's', 'failed',"
+            " 5, 5, now(), now(), now(), 'HTTP 503')",
+            HOME,
+        )
+    await page.reload()
+    banner = page.locator("[data-testid=ops-banner]")
+    await banner.wait_for()
+    assert "短信通知发送失败" in await banner.inner_text()
+    await page.click("[data-testid=lang-toggle]")
+    await page.wait_for_selector("[data-testid=ops-banner] >> text=SMS notifications are failing")

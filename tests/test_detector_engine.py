@@ -1,4 +1,4 @@
-"""The engine: state that survives a restart, the pipeline guard, episodes, cheap sweeps."""
+"""The engine: state that survives a restart, pipeline health, episodes, cheap sweeps."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from dataclasses import replace
 from datetime import timedelta
 
 from core.kinds import Category, Severity
+from core.pipeline import PipelineProblem, PipelineStatus
 from core.readings import DeviceType
 from core.registry import RegistryRow
 from detectors.engine import Engine
 from detectors.findings import Finding
-from detectors.scenario import Scenario, quiet, replay
+from detectors.scenario import Scenario, heartbeats, merged, quiet, replay
 from detectors.settings import DEFAULT_HOME_SETTINGS, ActivitySettings, EngineSettings
 from tests.test_detector_rules import ONE_HOME, alerts, at, awake
 
@@ -90,19 +91,63 @@ def test_pipeline_outage_is_one_system_finding_and_no_inactivity() -> None:
     )
     scenarios, rows = fleet()
     readings = busy_with_gap(scenarios, 11, 11.5, 11.6)
-    guarded = replay(Engine(rows, EngineSettings(), default_home_settings=touchy), readings)
+    # Ingest's heartbeat stops with everything else (the broker is down) and comes back.
+    beats = heartbeats(at(9), at(14), missing=[(at(11), at(11.5))])
+    guarded = replay(
+        Engine(rows, EngineSettings(), default_home_settings=touchy), merged(readings, beats)
+    )
     system = [f for f in guarded if f.category is Category.SYSTEM]
     assert [(f.kind, f.severity, f.clears) for f in system] == [
-        ("pipeline_silent", Severity.HIGH, False),
-        ("pipeline_silent", Severity.INFO, True),
+        ("pipeline_down", Severity.HIGH, False),
+        ("pipeline_down", Severity.INFO, True),
     ]
-    assert at(11.05) <= system[0].at <= at(11.1)
+    assert at(11.02) <= system[0].at <= at(11.05)  # three heartbeats late, at the latest
+    assert at(11.5) <= system[1].at <= at(11.51)
     assert not [f for f in guarded if f.category is Category.INACTIVITY]
-    # The control: without the guard the same outage pages about every home.
-    unguarded = replay(
-        Engine(rows, EngineSettings(pipeline_silence_s=1e9), default_home_settings=touchy), readings
-    )
+    # The control: a recording without heartbeats is healthy throughout, so the same
+    # outage pages about every home.
+    unguarded = replay(Engine(rows, EngineSettings(), default_home_settings=touchy), readings)
     assert len({f.home_id for f in unguarded if f.category is Category.INACTIVITY}) == 3
+    assert not [f for f in unguarded if f.category is Category.SYSTEM]
+
+
+def test_a_quiet_fleet_with_the_heartbeat_flowing_is_not_paused() -> None:
+    """Every home silent for hours (a pilot of meters reporting hourly): the heartbeat
+    proves the pipeline delivers, so the homes are judged, and nothing is paused."""
+    scenarios, rows = fleet()
+    readings = [r for s in scenarios for r in awake(s, 7, 10) + s.hourly_index(at(7), at(16), [])]
+    found = replay(
+        Engine(rows, EngineSettings()),
+        merged(readings, heartbeats(at(7), at(16))),
+        until=at(16),
+    )
+    assert not [f for f in found if f.category is Category.SYSTEM]
+    silent = {f.home_id for f in found if f.kind == "motion_inactivity"}
+    assert silent == {s.home_id for s in scenarios}
+
+
+def test_pipeline_status_pauses_and_resumes_and_survives_a_restart() -> None:
+    s = Scenario()
+    engine = Engine(s.rows(), ONE_HOME)
+    out: list[Finding] = []
+    for beat in heartbeats(at(9), at(10)):
+        engine.heartbeat_into(beat, out)
+    down = PipelineStatus("ingest-1", at(10), PipelineProblem.BROKER_DISCONNECTED)
+    found = engine.pipeline_status(down)
+    assert [(f.kind, f.severity) for f in found] == [("pipeline_down", Severity.HIGH)]
+    assert "broker disconnected" in found[0].explanation
+    assert engine.pipeline_suspended
+    saved = json.loads(json.dumps(engine.to_dict()))
+    again = Engine(s.rows(), ONE_HOME)
+    again.restore(saved)
+    assert again.pipeline_suspended
+    assert again.pipeline_status(PipelineStatus("ingest-1", at(10.2), None)) == []
+    assert again.pipeline_suspended  # no heartbeat has come back since it went down
+    for beat in heartbeats(at(10.25), at(10.3)):
+        again.heartbeat_into(beat, out)
+    assert not again.pipeline_suspended
+    assert [(f.kind, f.clears) for f in out[-1:]] == [("pipeline_down", True)]
+    assert again.pipeline_blind == [[at(10).timestamp(), at(10.25).timestamp()]]
 
 
 def test_silence_before_an_outage_still_counts_after_it() -> None:
@@ -110,9 +155,9 @@ def test_silence_before_an_outage_still_counts_after_it() -> None:
     readings = awake(s, 7, 10) + [
         r for r in quiet(s, at(7), at(16)) if not at(11) <= r.ts < at(11.5)
     ]
-    # One home's meter reports every 15 minutes: a 20-minute silence is the pipeline's.
-    engine = Engine(s.rows(), EngineSettings(pipeline_silence_s=20 * 60.0))
-    found = replay(engine, sorted(readings, key=lambda r: r.ts))
+    beats = heartbeats(at(7), at(16), every=timedelta(minutes=1), missing=[(at(11), at(11.5))])
+    engine = Engine(s.rows(), EngineSettings())
+    found = replay(engine, merged(readings, beats))
     inactivity = [f for f in found if f.category is Category.INACTIVITY]
     assert len(inactivity) == 1
     # The 30 minutes we could not see are not counted: 3 h of silence plus the outage.
@@ -135,3 +180,23 @@ def test_sweep_with_nothing_due_costs_next_to_nothing() -> None:
     for minute in range(2, 12):
         engine.tick_epoch(start + 60 * minute, out)
     assert time.process_time() - started < 0.05
+
+
+def test_a_heartbeat_is_late_only_past_its_usual_cadence_and_transit() -> None:
+    """On a clock that runs far faster than the wall (a demo's catch-up, a stepped test),
+    every heartbeat takes minutes of that clock from being sent to being committed: the
+    pipeline is not down for that. A heartbeat that stops coming is still noticed."""
+    s = Scenario()
+    engine = Engine(s.rows(), ONE_HOME)
+    out: list[Finding] = []
+    transit = timedelta(minutes=4)  # longer than the cadence's own timeout (3 beats)
+    for beat in heartbeats(at(9), at(10), every=timedelta(minutes=1)):
+        engine.heartbeat_into(beat, out, (beat.sent_at + transit).timestamp())
+        engine.tick_epoch((beat.sent_at + transit).timestamp(), out)
+    assert not engine.pipeline_suspended and not [f for f in out if f.kind == "pipeline_down"]
+    # Then none comes back: down once the cadence and the usual transit have passed.
+    engine.tick_epoch((at(10) + timedelta(minutes=10)).timestamp(), out)
+    assert not engine.pipeline_suspended
+    engine.tick_epoch((at(10) + timedelta(minutes=16)).timestamp(), out)
+    assert engine.pipeline_suspended
+    assert [f.kind for f in out] == ["pipeline_down"]

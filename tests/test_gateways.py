@@ -215,7 +215,7 @@ async def test_gateways_command_serves_both_until_interrupted() -> None:
             ] == 202
             async with session.get(f"http://127.0.0.1:{voice_port}/v1/calls") as r:
                 assert await r.json() == {"calls": []}
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)  # as `docker stop` does
         assert await asyncio.wait_for(proc.wait(), 30) == 0
     finally:
         if proc.returncode is None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import hashlib
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 
 from core.readings import DeviceType
-from ingest.wire import topic_for
+from ingest.wire import format_ts, topic_for
+from storage.dead_letters import DEAD_LETTER_KEEP_BYTES
 from tests.ingest_helpers import publisher, register_home, running_ingest, ts, wait_until
 from tests.services import Mosquitto
 
@@ -138,9 +140,16 @@ async def test_bad_input_goes_to_dead_letters_and_the_stream_goes_on(
         await pub.publish_all_async(stream)
         await wait_until(lambda: _processed(ingest, len(stream)), what="all messages processed")
 
-    letters = await db.fetch("SELECT topic, payload, reason FROM dead_letters ORDER BY id")
-    assert sorted((r["topic"], bytes(r["payload"]), r["reason"]) for r in letters) == sorted(
-        BAD_INPUTS
+    letters = await db.fetch(
+        "SELECT topic, payload, reason, payload_bytes, payload_sha256 FROM dead_letters"
+    )
+    # Each letter keeps its first 2 KiB, with the whole payload's size and SHA-256.
+    assert sorted(
+        (r["topic"], bytes(r["payload"]), r["reason"], r["payload_bytes"], r["payload_sha256"])
+        for r in letters
+    ) == sorted(
+        (t, p[:DEAD_LETTER_KEEP_BYTES], reason, len(p), hashlib.sha256(p).digest())
+        for t, p, reason in BAD_INPUTS
     )
     assert await count(db, "SELECT count(*) FROM readings WHERE device_id = 'meter-d'") == 3
     assert sum(ingest.stats.dead_letters.values()) == len(BAD_INPUTS)
@@ -240,3 +249,37 @@ async def test_a_last_will_marks_the_device_offline_despite_its_old_timestamp(
         await pub.publish_all_async([(status, {"ts": ts(-0.1), "seq": 0, "online": True})])
         await wait_until(lambda: _processed(ingest, 5), what="the reconnect")
         assert await online() is True
+
+
+async def test_readings_before_registration_or_past_the_horizon_are_stale(
+    db: asyncpg.Connection, db_url: str, mosquitto: Mosquitto
+) -> None:
+    """Issue 11: readings from 2000–2010 were stored (and made TimescaleDB chunks far in
+    the past). The horizon is a setting; a day before registration is the other bound."""
+    now = datetime.now(UTC)
+    await register_home(db, "home-n", {"new-n": (DeviceType.WATER_METER, None)}, installed_at=now)
+    await register_home(db, "home-o", {"old-n": (DeviceType.WATER_METER, None)},
+                        installed_at=now - timedelta(days=365))  # fmt: skip
+
+    def message(device: str, age: timedelta, seq: int) -> tuple[str, dict[str, object]]:
+        return topic_for(device, "telemetry"), {"ts": format_ts(now - age), "seq": seq,
+                                                "volume_l": 1.0}  # fmt: skip
+
+    stream = [
+        message("new-n", timedelta(days=2), 1),  # before the device was registered
+        message("new-n", timedelta(hours=12), 2),  # installed, registered next morning
+        message("old-n", timedelta(days=40), 3),  # past a 30-day horizon
+        message("old-n", timedelta(days=20), 4),
+        message("old-n", timedelta(days=365 * 20), 5),  # a reset clock
+    ]
+    async with (
+        running_ingest(db_url, mosquitto.target(), max_age=timedelta(days=30)) as ingest,
+        publisher(mosquitto) as pub,
+    ):
+        await pub.publish_all_async(stream)
+        await wait_until(lambda: _processed(ingest, len(stream)), what="all processed")
+    assert [r["seq"] for r in await db.fetch("SELECT seq FROM readings ORDER BY seq")] == [2, 4]
+    letters = await db.fetch("SELECT device_id, reason FROM dead_letters ORDER BY device_id")
+    assert [(r["device_id"], r["reason"]) for r in letters] == [
+        ("new-n", "stale_timestamp"), ("old-n", "stale_timestamp"), ("old-n", "stale_timestamp"),
+    ]  # fmt: skip

@@ -18,6 +18,7 @@ from core.readings import DeviceType
 from ingest.wire import format_ts, topic_for
 from simulators.publisher import DevicePublisher
 from tests.ingest_helpers import register_home, running_ingest, wait_until
+from tests.processes import stop_process
 from tests.services import PG_CTL, SIMULATOR_USER, Mosquitto, unique_name
 
 
@@ -84,8 +85,7 @@ async def test_sigkill_during_10000_messages_loses_and_duplicates_nothing(
         await wait_until(lambda: _at_least(db, n), timeout_s=120, what="all 10,000 stored")
         await asyncio.sleep(1)  # anything redelivered late would show up as an extra row
     finally:
-        ingest.send_signal(signal.SIGINT)
-        await asyncio.to_thread(ingest.wait, 10)
+        await stop_process(ingest)
         await asyncio.to_thread(pub.close)
     seqs = await db.fetch("SELECT seq FROM readings WHERE device_id = 'meter-k' ORDER BY seq")
     assert [r["seq"] for r in seqs] == list(range(n))

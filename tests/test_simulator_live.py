@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import subprocess
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
 
 from core.clock import CatchUpClock, ManualClock
+from eldercare.broker_admin import Credential, DynsecAdmin
 from eldercare.cli import main
+from eldercare.mosquitto import ADMIN_USER
 from simulators.live import LiveOptions, LivePublisher, device_of
 from simulators.record import simulate_homes
 from storage.registry import import_registry
@@ -22,6 +24,14 @@ from tests.ingest_helpers import running_ingest, wait_until
 from tests.services import SIMULATOR_USER, Mosquitto, free_port, make_mosquitto
 
 TIMEZONE = "Asia/Shanghai"
+
+
+def _local_day_before(moment: datetime) -> date:
+    """The homes' calendar day before `moment`: a simulation starting then covers it.
+
+    The homes' day, not UTC's: from 16:00 UTC Shanghai is already on the next date.
+    """
+    return moment.astimezone(ZoneInfo(TIMEZONE)).date() - timedelta(days=1)
 
 
 def _key(topic: str, payload: bytes) -> tuple[str, datetime, int]:
@@ -36,7 +46,7 @@ async def test_what_live_mode_published_is_what_ingest_stored(
     # Six simulated hours in about a second, then real time: a short accelerated run.
     origin = datetime.now(UTC) - timedelta(hours=6)
     clock = CatchUpClock(origin, factor=6 * 3600)
-    start = origin.astimezone(datetime.now().astimezone().tzinfo).date() - timedelta(days=1)
+    start = _local_day_before(origin)
     simulation = simulate_homes(2, days=3, seed=11, start=start, timezone=TIMEZONE)
     await import_registry(db, simulation.registry())
     published: set[tuple[str, datetime, int]] = set()
@@ -64,7 +74,7 @@ async def test_shared_connections_reconnect_after_a_broker_restart(
 ) -> None:
     origin = datetime.now(UTC) - timedelta(hours=4)
     clock = CatchUpClock(origin, factor=3 * 3600)  # catches up in about 1.3 s
-    simulation = simulate_homes(2, days=3, seed=12, start=origin.date() - timedelta(days=1),
+    simulation = simulate_homes(2, days=3, seed=12, start=_local_day_before(origin),
                                 timezone=TIMEZONE)  # fmt: skip
     await import_registry(db, simulation.registry())
     published: set[tuple[str, datetime, int]] = set()
@@ -105,10 +115,9 @@ def device_broker(tmp_path: Path) -> Iterator[tuple[Mosquitto, list[str]]]:
     """A broker where each device of one simulated home has its own login."""
     broker = make_mosquitto(tmp_path / "mosquitto")
     devices = [row.device_id for row in simulate_homes(1, 1, seed=5).registry()]
-    for device_id in devices:
-        subprocess.run(["mosquitto_passwd", "-b", str(broker.workdir / "passwd"), device_id,
-                        f"pw-{device_id}"], check=True)  # fmt: skip
     broker.start()
+    with DynsecAdmin(broker.target(ADMIN_USER)) as admin:
+        admin.create_devices([Credential(d, f"pw-{d}") for d in devices])
     yield broker, devices
     broker.stop()
 
@@ -119,11 +128,11 @@ async def test_per_device_clients_last_will_marks_the_device_offline(
     broker, devices = device_broker
     # A clock that stands still: no simulated status can come after the connect's.
     clock = ManualClock(datetime.now(UTC) - timedelta(minutes=30))
-    start = clock.now().date() - timedelta(days=1)
+    start = _local_day_before(clock.now())
     simulation = simulate_homes(1, days=2, seed=5, start=start, timezone=TIMEZONE)
     assert [row.device_id for row in simulation.registry()] == devices
     await import_registry(db, simulation.registry())
-    # The device logins can write only their own topics (deploy/mosquitto/acl).
+    # The device logins can write only their own topics (the dynamic security roles).
     options = LiveOptions(per_device_clients=True, password_template="pw-{device_id}")
     target = broker.target(("unused", "unused"))
     live = LivePublisher(simulation, target, clock, clock.now() - timedelta(minutes=1), options)

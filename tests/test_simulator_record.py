@@ -74,7 +74,7 @@ def test_every_line_passes_the_real_decoder(recording: Path) -> None:
             # The fast writer and encode_payload agree byte for byte.
             assert line.endswith(payload.decode() + "}\n")
             ts = datetime.fromisoformat(message["payload"]["ts"])
-            reading = decode(message["topic"], payload, types.get, received_at=ts)
+            (reading,) = decode(message["topic"], payload, types.get, received_at=ts)
             assert isinstance(reading, Reading), (reading, line)
             assert reading.ts >= previous_ts, "recording not in ts order"
             previous_ts = reading.ts

@@ -101,6 +101,10 @@ async def test_registry_import_creates_homes_with_their_timezones(db: asyncpg.Co
     assert (result.homes_created, result.devices_added, result.devices_moved) == (2, 3, 0)
     homes = dict(await db.fetch("SELECT id, timezone FROM homes ORDER BY id"))
     assert homes == {"h1": "Asia/Shanghai", "h2": "Europe/Berlin"}
+    # The same file again changes nothing, and says so.
+    same = await import_registry(db, rows)
+    assert (same.homes_created, same.devices_added, same.devices_moved) == (0, 0, 0)
+    assert (same.devices_changed, same.devices_unchanged) == (0, 3)
     moved = parse_registry_csv("home_id,device_id,type,room\nh2,p1,pir,bedroom\n", "Asia/Shanghai")
     again = await import_registry(db, moved)
     assert again.devices_moved == 1

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import asyncpg
 import pytest
 
-from alerts.routing import ChannelKind, Contact, Endpoint, Language, Role
+from core.contacts import ChannelKind, Contact, Endpoint, Language, Role
 from storage.backend import detect_backend
 from storage.dashboard import dashboard
 from storage.family_view import (

@@ -7,32 +7,13 @@ not the dispatcher.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
-from alerts.routing import ChannelKind, Language
+from core.outbox import Delivery
 
 # HTTP statuses that mean "try again later" rather than "this request is wrong".
 RETRYABLE_HTTP_STATUSES = frozenset({408, 425, 429})
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """One message to send now, as a channel sees it."""
-
-    id: int
-    idempotency_key: str
-    channel: ChannelKind
-    address: str
-    language: Language
-    subject: str
-    text: str
-    html: str | None
-    attempt: int  # 1 for the first try
-    alert_id: int | None = None
-    home_id: str = ""
-    payload: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +44,29 @@ class DeliveryResult:
         return cls(False, False, detail, status_code)
 
 
-def http_result(status: int, detail: str, provider_ref: str | None = None) -> DeliveryResult:
+def http_category(status: int) -> str:
+    """A short name of our own for an HTTP status (never the peer's text)."""
+    if 300 <= status < 400:
+        return "redirect refused"
+    if status in (401, 403):
+        return "not authorised"
+    if status in RETRYABLE_HTTP_STATUSES:
+        return "try later"
+    if 400 <= status < 500:
+        return "rejected"
+    if status >= 500:
+        return "server error"
+    return "unexpected status"
+
+
+def http_result(status: int, provider_ref: str | None = None) -> DeliveryResult:
     """The result of an HTTP exchange by its status code."""
     if 200 <= status < 300:
         return DeliveryResult.sent(provider_ref, status)
+    detail = f"HTTP {status} ({http_category(status)})"
     if status >= 500 or status in RETRYABLE_HTTP_STATUSES:
-        return DeliveryResult.retry(f"HTTP {status}: {detail}", status)
-    return DeliveryResult.permanent(f"HTTP {status}: {detail}", status)
+        return DeliveryResult.retry(detail, status)
+    return DeliveryResult.permanent(detail, status)
 
 
 class Channel(Protocol):

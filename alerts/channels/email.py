@@ -11,9 +11,10 @@ from email.utils import format_datetime
 
 import aiosmtplib
 
-from alerts.channels.base import Delivery, DeliveryResult
+from alerts.channels.base import DeliveryResult
 from alerts.config import SmtpTarget
 from core.clock import Clock
+from core.outbox import Delivery
 
 SMTP_TIMEOUT_S = 30.0
 

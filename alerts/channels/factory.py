@@ -11,8 +11,8 @@ from alerts.channels.sms import SmsChannel
 from alerts.channels.voice import VoiceChannel
 from alerts.channels.webhook import WebhookChannel
 from alerts.config import ChannelSettings
-from alerts.routing import ChannelKind
 from core.clock import Clock
+from core.contacts import ChannelKind
 
 
 def build_channels(
@@ -29,5 +29,7 @@ def build_channels(
             session, settings.voice_base_url, settings.voice_callback_url, settings.voice_token
         )
     if settings.webhook_secret:
-        channels[ChannelKind.WEBHOOK] = WebhookChannel(session, settings.webhook_secret, clock)
+        channels[ChannelKind.WEBHOOK] = WebhookChannel(
+            session, settings.webhook_secret, clock, settings.webhook_policy
+        )
     return channels

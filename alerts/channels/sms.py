@@ -11,8 +11,9 @@ import json
 
 import aiohttp
 
-from alerts.channels.base import Delivery, DeliveryResult
+from alerts.channels.base import DeliveryResult
 from alerts.channels.http import bearer, post_json
+from core.outbox import Delivery
 
 # Ten concatenated SMS segments: what gateways accept in one message. Longer texts are
 # cut (deterministically, so a resend carries the same text under the same key).

@@ -1,4 +1,5 @@
-"""The automated check-in call, through a voice gateway.
+"""Calls through a voice gateway: the resident's check-in call, and the escalation call to
+an advisor on duty who asked to be phoned (the script comes with the delivery).
 
 `POST {base}/v1/calls {"to", "script", "language", "callback_url", "idempotency_key"}`
 → 202 `{"call_id": ...}`. The gateway later posts the answer to `callback_url`
@@ -11,13 +12,14 @@ import json
 
 import aiohttp
 
-from alerts.channels.base import Delivery, DeliveryResult
+from alerts.channels.base import DeliveryResult
 from alerts.channels.http import bearer, post_json
 from alerts.templates import checkin_script
+from core.outbox import Delivery
 
 
 class VoiceChannel:
-    """Places check-in calls."""
+    """Places calls (check-in and escalation)."""
 
     def __init__(
         self,

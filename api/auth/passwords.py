@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from api.auth.password_rules import MAX_PASSWORD_CHARS
+
 # OWASP Password Storage Cheat Sheet: m=19 MiB, t=2, p=1 is the floor for argon2id.
 # Raising these makes every login slower and stored hashes get upgraded on next login.
 MEMORY_KIB = 19_456
 TIME_COST = 2
 PARALLELISM = 1
-MIN_PASSWORD_CHARS = 10
-MAX_PASSWORD_CHARS = 1024  # argon2 takes any length; this bounds the work per attempt
 
 _HASHER = PasswordHasher(
     time_cost=TIME_COST, memory_cost=MEMORY_KIB, parallelism=PARALLELISM, type=Type.ID
@@ -34,14 +34,6 @@ class Verdict:
 
     ok: bool
     needs_rehash: bool = False
-
-
-def check_password_rules(password: str) -> None:
-    """ValueError saying what is wrong with a new password."""
-    if len(password) < MIN_PASSWORD_CHARS:
-        raise ValueError(f"use at least {MIN_PASSWORD_CHARS} characters")
-    if len(password) > MAX_PASSWORD_CHARS:
-        raise ValueError(f"use at most {MAX_PASSWORD_CHARS} characters")
 
 
 def _verify(password_hash: str, password: str) -> Verdict:

@@ -63,8 +63,15 @@ class PrincipalCache:
     def forget(self, key: str) -> None:
         self._entries.pop(key, None)
 
+    def forget_user(self, username: str) -> None:
+        """Drop every remembered credential of `username` (disabled, password changed)."""
+        self._entries = {
+            key: entry for key, entry in self._entries.items() if entry[1].username != username
+        }
 
-def _token_key(token_hash: str) -> str:
+
+def token_key(token_hash: str) -> str:
+    """The cache key of a bearer token (by its digest)."""
     return f"bearer:{token_hash}"
 
 
@@ -140,12 +147,12 @@ async def authenticate(
     token = bearer_token(request)
     if token is not None:
         token_hash = digest(token)
-        key = _token_key(token_hash)
+        key = token_key(token_hash)
         principal = cache.get(key, now) if cache is not None else None
         if principal is not None:
             return principal
         async with pool.acquire() as conn:
-            found = await users.token_user(conn, token_hash)
+            found = await users.token_user(conn, token_hash, now)
             if found is None:
                 return None
             if found.last_seen_at is None or now - found.last_seen_at > TOUCH_EVERY:

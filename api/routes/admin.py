@@ -14,15 +14,16 @@ import asyncpg
 import pydantic
 from aiohttp import web
 
-from alerts.policy import DEFAULT_POLICIES, POLICY_NAMES, PolicyError, policy_from_json
-from alerts.policy import policy_to_json as policy_json
-from alerts.routing import ChannelKind, Contact, Endpoint, Language, QuietHours
-from alerts.routing import Role as ContactRole
+from alerts.channels.outbound import OutboundRefused, resolve_target
 from api.errors import invalid, not_found
-from api.fields import LocalTime
+from api.fields import EmailAddress, LocalTime, PhoneNumber
 from api.principal import ADMIN_ONLY, MANAGERS, STAFF
 from api.routes.homes import Forbid, HomeId
 from api.routing import Call, Route
+from core.contacts import ChannelKind, Contact, Endpoint, Language, QuietHours
+from core.contacts import Role as ContactRole
+from core.policy import DEFAULT_POLICIES, POLICY_NAMES, PolicyError, policy_from_json
+from core.policy import policy_to_json as policy_json
 from storage.alerts_routing import reset_policy, save_policy
 from storage.home_admin import ContactView, delete_contact, list_contacts, set_contact
 from storage.homes_view import home_visible
@@ -48,10 +49,8 @@ class HomePath(Forbid):
 class ContactBody(Forbid):
     person_ref: str = pydantic.Field(min_length=1, max_length=100, examples=["advisor-wang"])
     language: Literal["zh-CN", "en"] = "zh-CN"
-    sms: str | None = pydantic.Field(default=None, pattern=r"^\+?[0-9 -]{3,20}$")
-    email: str | None = pydantic.Field(
-        default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-    )
+    sms: PhoneNumber | None = None
+    email: EmailAddress | None = None
     webhook_url: pydantic.AnyHttpUrl | None = None
     quiet_start: LocalTime | None = None
     quiet_end: LocalTime | None = None
@@ -133,6 +132,11 @@ async def contact_put(call: Call[ContactBody]) -> Mapping[str, Any]:
     path: ContactPath = call.path
     body = call.body
     _check_contact(body)
+    if body.webhook_url is not None:
+        try:  # checked again at every send, after resolving (DNS rebinding)
+            await resolve_target(str(body.webhook_url), call.ctx.outbound)
+        except OutboundRefused as refused:
+            raise invalid(f"webhook_url: {refused}", "webhook_url") from None
     endpoints = [
         Endpoint(channel, str(value))
         for channel, value in (
@@ -224,7 +228,7 @@ def routes() -> list[Route]:
               audit="home.contacts"),
         Route("PUT", contact, contact_put, "Assign someone to a home, or change them",
               "assignments", MANAGERS, path_model=ContactPath, body_model=ContactBody,
-              response_model=ContactList),
+              response_model=ContactList, audit="home.contacts.change"),
         Route("DELETE", contact, contact_delete, "Remove an assignment", "assignments",
               MANAGERS, path_model=ContactPath, status=204),
         Route("GET", "/api/v1/policies", policies_get,

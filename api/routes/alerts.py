@@ -12,12 +12,13 @@ import pydantic
 import pydantic_core
 from aiohttp import web
 
-from alerts.model import AlertNotFound, AlertState, IllegalTransition, InvalidCommand, Outcome
 from alerts.service import AlertService
 from api.context import ALERT_HUB
 from api.errors import ApiError, invalid, not_found
 from api.principal import STAFF
+from api.routes.duty import OnDutyPair, street_on_duty
 from api.routing import Call, NoModel, Route
+from core.alerts import AlertNotFound, AlertState, IllegalTransition, InvalidCommand, Outcome
 from core.kinds import Category, Severity
 from storage.alert_views import AlertFilter, StateFilter, alert_detail, alert_view, list_alert_views
 
@@ -25,6 +26,7 @@ from storage.alert_views import AlertFilter, StateFilter, alert_detail, alert_vi
 HEARTBEAT_SECONDS = 15.0
 MAX_ID = 2**63 - 1
 MAX_NOTE_CHARS = 4000
+STREAM_AUDIT = "alerts.stream"
 
 
 class AlertJson(pydantic.BaseModel):
@@ -58,6 +60,17 @@ class AlertJson(pydantic.BaseModel):
     outcome: Outcome | None
     resolution_note: str | None
     escalation_step: int
+    params: dict[str, Any] = pydantic.Field(
+        description="the figures behind the explanation, per kind (for any language)"
+    )
+    condition_cleared_at: datetime | None = pydantic.Field(
+        description="when the device said the condition ended (the alert may still wait)"
+    )
+    checkin_result: str | None = pydantic.Field(
+        description="the resident's answer to the check-in call: fine, help, no_answer"
+    )
+    checkin_at: datetime | None
+    names: dict[str, str] = pydantic.Field(description="display names of the users named")
 
 
 class AlertList(pydantic.BaseModel):
@@ -91,12 +104,16 @@ class DeliveryJson(pydantic.BaseModel):
     failed_at: datetime | None
     last_error: str | None
     reply: str | None
+    recipient_name: str | None
 
 
 class AlertDetail(pydantic.BaseModel):
     alert: AlertJson
     history: list[HistoryJson]
     deliveries: list[DeliveryJson]
+    on_duty: OnDutyPair | None = pydantic.Field(
+        description="who is on duty now for the home's street (null: the home has none)"
+    )
 
 
 class AlertPath(pydantic.BaseModel):
@@ -114,6 +131,9 @@ class AlertQuery(pydantic.BaseModel):
     home_id: str | None = pydantic.Field(default=None, min_length=1, max_length=64)
     limit: int = pydantic.Field(default=100, ge=1, le=500)
     before_id: int | None = pydantic.Field(default=None, ge=1, le=MAX_ID)
+    mine: bool = pydantic.Field(default=False, description="only alerts you acted on")
+    unclaimed: bool = pydantic.Field(default=False, description="only alerts nobody claimed")
+    street: str | None = pydantic.Field(default=None, min_length=1, max_length=200)
 
 
 class Claim(pydantic.BaseModel):
@@ -161,10 +181,13 @@ async def list_alerts(call: Call[Any]) -> Mapping[str, Any]:
         home_id=q.home_id,
         limit=q.limit,
         before_id=q.before_id,
+        mine=call.user.username if q.mine else None,
+        unclaimed=q.unclaimed,
+        street=q.street,
     )
-    call.audit_home(q.home_id)
     async with call.ctx.pool.acquire() as conn:
         page = await list_alert_views(conn, call.user.scope, wanted)
+    call.audit_homes(a["home_id"] for a in page.alerts)
     return {"alerts": page.alerts, "next_before_id": page.next_before_id}
 
 
@@ -175,7 +198,7 @@ async def get_alert(call: Call[Any]) -> Mapping[str, Any]:
     if detail is None:
         raise not_found("alert")
     call.audit_home(detail["alert"]["home_id"])
-    return detail
+    return {**detail, "on_duty": await street_on_duty(call, detail["alert"]["street"])}
 
 
 Action = Callable[[AlertService, int, str], Awaitable[object]]
@@ -199,6 +222,7 @@ async def _act(call: Call[Any], action: Action) -> Mapping[str, Any]:
         view = await alert_view(conn, scope, alert_id)
     if view is None:  # reassigned in the meantime
         raise not_found("alert")
+    call.audit_home(view["home_id"])
     return {"alert": view}
 
 
@@ -252,18 +276,21 @@ async def stream(call: Call[Any]) -> web.StreamResponse:
     # Subscribed before `hello`: nothing that changes after the client sees it is missed.
     with hub.subscribe(call.user.scope) as subscription:
         await response.prepare(call.request)
-        await call.record_read("alerts.stream")
+        await call.record_read(STREAM_AUDIT)  # who opened a stream, and when
         with contextlib.suppress(ConnectionResetError):
             hello = {"username": call.user.username, "heartbeat_seconds": HEARTBEAT_SECONDS}
             await response.write(_event("hello", hello))
             while True:
                 try:
-                    alert = await asyncio.wait_for(subscription.queue.get(), HEARTBEAT_SECONDS)
+                    async with asyncio.timeout(HEARTBEAT_SECONDS):  # wait_for may lose a stop
+                        alert = await subscription.queue.get()
                 except TimeoutError:
                     await response.write(b": heartbeat\n\n")
                     continue
                 if alert is None:
                     break
+                # Each alert pushed is a read of that home's data.
+                await call.record_read(f"{STREAM_AUDIT}.push", alert["home_id"])
                 await response.write(_event("alert", alert))
     return response
 
@@ -276,23 +303,25 @@ def routes() -> list[Route]:
               query_model=AlertQuery, response_model=AlertList, errors=(401, 403, 422),
               audit="alerts.list"),
         Route("GET", "/api/v1/alerts/stream", stream, "Live alert changes (SSE)", "alerts",
-              STAFF, errors=(401, 403), content_type="text/event-stream"),
+              STAFF, errors=(401, 403), content_type="text/event-stream",
+              audit=STREAM_AUDIT),
         Route("GET", "/api/v1/alerts/{alert_id}", get_alert, "An alert with its history",
               "alerts", STAFF, path_model=path, response_model=AlertDetail,
               errors=(401, 403, 404, 422), audit="alert.read"),
         Route("POST", "/api/v1/alerts/{alert_id}/claim", claim, "Claim: I am going",
               "alerts", STAFF, path_model=path, body_model=Claim, response_model=OneAlert,
-              errors=actions),
+              errors=actions, audit="alert.claim"),
         Route("POST", "/api/v1/alerts/{alert_id}/arrive", arrive, "Arrived at the home",
               "alerts", STAFF, path_model=path, body_model=NoModel, response_model=OneAlert,
-              errors=actions),
+              errors=actions, audit="alert.arrive"),
         Route("POST", "/api/v1/alerts/{alert_id}/acknowledge", acknowledge, "Acknowledge",
               "alerts", STAFF, path_model=path, body_model=NoModel, response_model=OneAlert,
-              errors=actions),
+              errors=actions, audit="alert.acknowledge"),
         Route("POST", "/api/v1/alerts/{alert_id}/comment", comment, "Comment", "alerts",
               STAFF, path_model=path, body_model=Comment, response_model=OneAlert,
-              errors=actions),
+              errors=actions, audit="alert.comment"),
         Route("POST", "/api/v1/alerts/{alert_id}/resolve", resolve,
               "Resolve with an outcome", "alerts", STAFF, path_model=path,
-              body_model=Resolve, response_model=OneAlert, errors=actions),
+              body_model=Resolve, response_model=OneAlert, errors=actions,
+              audit="alert.resolve"),
     ]  # fmt: skip

@@ -9,15 +9,17 @@ import pydantic
 from aiohttp import web
 
 from api.auth import sessions, throttle
-from api.auth.accounts import Language, user_json
-from api.auth.passwords import MAX_PASSWORD_CHARS, hash_password, verify_password
+from api.auth.accounts import Language, set_password, user_json
+from api.auth.client import client_address
+from api.auth.messages import message
+from api.auth.password_rules import MAX_PASSWORD_CHARS, password_problem
+from api.auth.passwords import hash_password, verify_password
 from api.context import PRINCIPALS
-from api.errors import ApiError, unauthorized
+from api.errors import ApiError, invalid, unauthorized
+from api.language import request_language
 from api.principal import ALL_ROLES, Role
 from api.routing import Call, Route, json_response
 from storage import users
-
-WRONG_CREDENTIALS = "wrong username or password"  # never says which of the two
 
 
 class UserJson(pydantic.BaseModel):
@@ -44,32 +46,31 @@ class Login(pydantic.BaseModel):
     password: str = pydantic.Field(min_length=1, max_length=MAX_PASSWORD_CHARS)
 
 
-def _client_address(request: web.Request) -> str:
-    # The peer address only: a forwarded-for header is the client's to invent.
-    return request.remote or "unknown"
+def throttled_error(call: Call[Any], wait: throttle.Throttled) -> ApiError:
+    """The 429 of a throttled sign-in, in the request's language."""
+    seconds = wait.retry_after_s
+    text = message("throttled", request_language(call.request), seconds=seconds)
+    return ApiError(429, "throttled", text, headers={"Retry-After": str(seconds)})
 
 
 async def login(call: Call[Login]) -> web.StreamResponse:
-    """Check the password (throttled), start a session, set its cookie."""
+    """Count the attempt (throttled), check the password, start a session, set its cookie."""
     ctx = call.ctx
     now = ctx.wall_clock.now()
-    username, client = call.body.username, _client_address(call.request)
+    username = call.body.username
+    client = client_address(call.request, ctx.trusted_proxies)
     async with ctx.pool.acquire() as conn:
-        throttled = await throttle.check(conn, username, client, now)
-        found = None if throttled else await users.credentials(conn, username)
-    if throttled:
-        raise ApiError(
-            429,
-            "throttled",
-            f"too many failed sign-ins; try again in {throttled.retry_after_s} s",
-            headers={"Retry-After": str(throttled.retry_after_s)},
-        )
+        # Counted before the check, under a row lock: simultaneous guesses all count.
+        wait = await throttle.claim(conn, username, client, now)
+        found = None if wait else await users.credentials(conn, username)
+    if wait:
+        raise throttled_error(call, wait)
     verdict = await verify_password(found.password_hash if found else None, call.body.password)
     async with ctx.pool.acquire() as conn:
         if not verdict.ok or found is None:
-            await users.record_login_failure(conn, username, client, now, throttle.WINDOW)
-            raise unauthorized(WRONG_CREDENTIALS)
-        await users.clear_login_failures(conn, username)
+            await throttle.failed(conn, now)
+            raise unauthorized(message("wrong_credentials", request_language(call.request)))
+        await throttle.succeeded(conn, username, client)
     if verdict.needs_rehash:  # stored under older, weaker parameters: upgrade it now
         async with ctx.pool.acquire() as conn:
             await users.set_password_hash(conn, username, await hash_password(call.body.password))
@@ -77,6 +78,41 @@ async def login(call: Call[Login]) -> web.StreamResponse:
     response = json_response({"user": user_json(found.user), "csrf_token": session.csrf_token})
     sessions.set_session_cookie(response, session.token, ctx.secure_cookies)
     return response
+
+
+class PasswordChange(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    current_password: str = pydantic.Field(min_length=1, max_length=MAX_PASSWORD_CHARS)
+    new_password: str = pydantic.Field(min_length=1, max_length=MAX_PASSWORD_CHARS)
+
+
+async def change_password(call: Call[PasswordChange]) -> web.StreamResponse:
+    """Change your own password (the current one first: it is throttled like a sign-in);
+    your other sessions end, this one goes on."""
+    ctx, user = call.ctx, call.user
+    problem = password_problem(call.body.new_password, user.username)
+    if problem is not None:
+        raise invalid(f"new_password: {problem}", "new_password")
+    now = ctx.wall_clock.now()
+    client = client_address(call.request, ctx.trusted_proxies)
+    async with ctx.pool.acquire() as conn:
+        wait = await throttle.claim(conn, user.username, client, now)
+        stored = None if wait else await users.password_hash_of(conn, user.username)
+    if wait:
+        raise throttled_error(call, wait)
+    verdict = await verify_password(stored, call.body.current_password)
+    async with ctx.pool.acquire() as conn:
+        if not verdict.ok:
+            await throttle.failed(conn, now)
+            text = message("wrong_current_password", request_language(call.request))
+            raise ApiError(403, "wrong_password", text, "current_password")
+        await throttle.succeeded(conn, user.username, client)
+    await set_password(
+        ctx.pool, user.username, call.body.new_password, ctx.wall_clock,
+        call.request.app[PRINCIPALS], keep_session=user.session_id,
+    )  # fmt: skip
+    return web.Response(status=204)
 
 
 async def logout(call: Call[Any]) -> web.StreamResponse:
@@ -102,4 +138,7 @@ def routes() -> list[Route]:
               status=204, errors=(401, 403)),
         Route("GET", "/api/v1/auth/me", me, "The signed-in user", "auth", ALL_ROLES,
               response_model=SignedIn, errors=(401,)),
+        Route("POST", "/api/v1/auth/password", change_password, "Change your password",
+              "auth", ALL_ROLES, body_model=PasswordChange, status=204,
+              errors=(400, 401, 403, 422, 429)),
     ]  # fmt: skip

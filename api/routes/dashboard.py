@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import io
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import pydantic
@@ -14,7 +14,8 @@ from aiohttp import web
 from api.principal import MANAGERS
 from api.routes.homes import Forbid
 from api.routing import Call, Route
-from storage.dashboard import Dashboard, Response, dashboard
+from core.csv_cells import csv_writer
+from storage.dashboard import Dashboard, Response, dashboard, right_now
 
 
 class DashboardQuery(Forbid):
@@ -96,25 +97,24 @@ async def dashboard_get(call: Call[Any]) -> Mapping[str, Any]:
     return dashboard_json(await _figures(call))
 
 
+CSV_COLUMNS = (
+    "group", "name", "alerts", "ack_p50_min", "ack_p90_min", "arrive_p50_min",
+    "arrive_p90_min", "resolve_p50_min", "resolve_p90_min", "ack_within_15_min_pct",
+)  # fmt: skip
+
+
 def dashboard_csv(d: Dashboard) -> str:
-    """One long table, `section,key,metric,value`, that a spreadsheet can pivot."""
+    """One row per street and per advisor, a column per figure: a table to open as is."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["section", "key", "metric", "value"])
-    for name in ("homes_monitored", "devices_total", "devices_online", "devices_never_seen",
-                 "ack_target_minutes"):  # fmt: skip
-        writer.writerow(["coverage", "", name, getattr(d, name)])
-    for w in d.alerts_by_week:
-        writer.writerow(["alerts_by_week", w.week_start.isoformat(), w.category, w.count])
-    for section, rows in (("response_by_street", d.response_by_street),
-                          ("response_by_advisor", d.response_by_advisor)):  # fmt: skip
+    writer = csv_writer(out, lineterminator="\r\n")  # street names are typed by people
+    writer.writerow(CSV_COLUMNS)
+    for group, rows in (("street", d.response_by_street), ("advisor", d.response_by_advisor)):
         for r in rows:
-            for metric, value in dataclasses.asdict(r).items():
-                if metric != "key":
-                    writer.writerow([section, r.key or "", metric, "" if value is None else value])
-    for f in d.false_alarm_share:
-        for metric in ("resolved", "false_alarms", "share"):
-            writer.writerow(["false_alarm_share", f.kind, metric, getattr(f, metric)])
+            share = None if r.ack_within_target is None else round(r.ack_within_target * 100, 1)
+            cells = [group, r.key or "", r.alerts, r.ack_p50_min, r.ack_p90_min,
+                     r.arrive_p50_min, r.arrive_p90_min, r.resolve_p50_min, r.resolve_p90_min,
+                     share]  # fmt: skip
+            writer.writerow(["" if c is None else c for c in cells])
     return out.getvalue()
 
 
@@ -129,8 +129,38 @@ async def dashboard_csv_get(call: Call[Any]) -> web.StreamResponse:
     )
 
 
+class NowItemJson(pydantic.BaseModel):
+    alert_id: int | None
+    home_id: str
+    resident_name: str | None
+    kind: str | None
+    category: str | None
+    since: datetime | None
+    who: str | None
+
+
+class RightNowJson(pydantic.BaseModel):
+    unacknowledged: list[NowItemJson]
+    overdue_arrivals: list[NowItemJson]
+    homes_offline: list[NowItemJson]
+    ack_target_minutes: int
+
+
+async def now_get(call: Call[Any]) -> Mapping[str, Any]:
+    """Alerts unacknowledged past the target, overdue arrivals, homes offline."""
+    async with call.ctx.pool.acquire() as conn:
+        now = await right_now(conn, call.user.scope, call.ctx.clock.now())
+    items = [*now.unacknowledged, *now.overdue_arrivals, *now.homes_offline]
+    call.audit_homes(dict.fromkeys(item.home_id for item in items))  # residents are named
+    return dataclasses.asdict(now) | {"ack_target_minutes": 15}
+
+
 def routes() -> list[Route]:
     return [
+        Route("GET", "/api/v1/dashboard/now", now_get,
+              "Right now: unacknowledged alerts, overdue arrivals, homes offline",
+              "dashboard", MANAGERS, response_model=RightNowJson, errors=(401, 403),
+              audit="dashboard.now"),
         Route("GET", "/api/v1/dashboard", dashboard_get,
               "Coverage, alerts per week, response times, false alarms", "dashboard",
               MANAGERS, query_model=DashboardQuery, response_model=DashboardJson),

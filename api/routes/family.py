@@ -11,22 +11,24 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pydantic
 
-from alerts.routing import Language
 from api.errors import invalid, not_found
 from api.family_text import alert_text, out_of_home, status_text
-from api.fields import LocalTime
+from api.fields import EmailAddress, LocalTime, PhoneNumber
 from api.principal import Role
 from api.routes.homes import Forbid, HomeId
 from api.routing import Call, Route
+from core.contacts import Language
 from storage.family_view import (
     Preferences,
     day_so_far,
     family_scope,
     get_preferences,
+    hourly_activity,
     open_alerts,
     set_preferences,
 )
 from storage.homes_view import AwayView, list_away_periods, list_homes
+from storage.resident_profile import get_profile
 
 FAMILY = frozenset({Role.FAMILY})
 MAX_RELATIVES = 20  # a family member follows a handful of homes, not a district
@@ -35,9 +37,28 @@ MAX_RELATIVES = 20  # a family member follows a handful of homes, not a district
 class FamilyAlert(pydantic.BaseModel):
     id: int
     category: str
+    kind: str
     severity: str
     opened_at: datetime
+    first_seen_at: datetime | None
     text: str
+    acknowledged_at: datetime | None
+    claimed_at: datetime | None
+    expected_arrival_at: datetime | None
+    arrived_at: datetime | None
+    helper_name: str | None = pydantic.Field(description="who is furthest along with it")
+
+
+class Hourly(pydantic.BaseModel):
+    """Motion events per local hour: today, and a usual day of the last two weeks."""
+
+    today: list[int]
+    usual: list[float]
+
+
+class Advisor(pydantic.BaseModel):
+    name: str | None
+    phone: str | None
 
 
 class Today(pydantic.BaseModel):
@@ -57,6 +78,8 @@ class Relative(pydantic.BaseModel):
     open_alerts: list[FamilyAlert]
     today: Today
     away_periods: list[AwayView]
+    hourly: Hourly
+    advisor: Advisor
 
 
 class Relatives(pydantic.BaseModel):
@@ -64,10 +87,8 @@ class Relatives(pydantic.BaseModel):
 
 
 class Channels(Forbid):
-    sms: str | None = pydantic.Field(default=None, pattern=r"^\+?[0-9 -]{3,20}$")
-    email: str | None = pydantic.Field(
-        default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-    )
+    sms: PhoneNumber | None = None
+    email: EmailAddress | None = None
 
 
 class PreferencesBody(Forbid):
@@ -88,14 +109,15 @@ async def relatives(call: Call[Any]) -> Mapping[str, Any]:
     out = []
     async with call.ctx.pool.acquire() as conn:
         homes = await list_homes(conn, scope, now, limit=MAX_RELATIVES)
+        call.audit_homes(h.id for h in homes)  # the path names none: every relative's home
         alerts = await open_alerts(conn, scope, [h.id for h in homes])
         for home in homes:
             zone = ZoneInfo(home.timezone)
             midnight = datetime.combine(now.astimezone(zone).date(), time(), zone)
             day = await day_so_far(conn, scope, home.id, midnight, now)
             away = await list_away_periods(conn, scope, home.id, now)
-            # One audit entry per relative's home read (the path names none).
-            await call.record_read("family.summary", home.id)
+            hourly = await hourly_activity(conn, scope, home.id, midnight, now, home.timezone)
+            profile = await get_profile(conn, scope, home.id)
             out.append(
                 {
                     "home_id": home.id,
@@ -116,7 +138,14 @@ async def relatives(call: Call[Any]) -> Mapping[str, Any]:
                             "id": a.id,
                             "category": a.category,
                             "severity": a.severity,
+                            "kind": a.kind,
                             "opened_at": a.opened_at,
+                            "first_seen_at": a.first_seen_at,
+                            "acknowledged_at": a.acknowledged_at,
+                            "claimed_at": a.claimed_at,
+                            "expected_arrival_at": a.expected_arrival_at,
+                            "arrived_at": a.arrived_at,
+                            "helper_name": a.helper_name,
                             "text": alert_text(
                                 language, a.category, a.kind, a.opened_at, home.timezone, now
                             ),
@@ -133,8 +162,14 @@ async def relatives(call: Call[Any]) -> Mapping[str, Any]:
                         ),
                     },
                     "away_periods": [p for p in away if p.ends_at > now],
+                    "hourly": {"today": hourly.today, "usual": hourly.usual},
+                    "advisor": {
+                        "name": profile.advisor_name if profile else None,
+                        "phone": profile.advisor_phone if profile else None,
+                    },
                 }
             )
+    call.audit_homes(h.id for h in homes)  # the path names none: every relative's home
     return {"relatives": out}
 
 
@@ -190,7 +225,7 @@ def routes() -> list[Route]:
     return [
         Route("GET", "/api/v1/family", relatives,
               "Your relatives' status in plain words, today's summary, open alerts",
-              "family", FAMILY, response_model=Relatives),
+              "family", FAMILY, response_model=Relatives, audit="family.summary"),
         Route("GET", prefs, preferences_get, "Your notification preferences for a home",
               "family", FAMILY, path_model=HomePath, response_model=PreferencesJson),
         Route("PUT", prefs, preferences_put, "Change your channels, quiet hours, language",

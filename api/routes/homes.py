@@ -68,6 +68,7 @@ class ContactSummary(pydantic.BaseModel):
     role: str
     position: int
     person_ref: str
+    display_name: str | None = None
     language: str
 
 
@@ -165,6 +166,7 @@ async def homes_list(call: Call[Any]) -> Mapping[str, Any]:
             limit=q.limit, after_id=q.after_id,
         )  # fmt: skip
     after = homes[-1].id if len(homes) == q.limit else None
+    call.audit_homes(h.id for h in homes)
     return {"homes": homes, "next_after_id": after}
 
 
@@ -190,6 +192,7 @@ async def home_detail(call: Call[Any]) -> Mapping[str, Any]:
                 "role": c.role,
                 "position": c.position,
                 "person_ref": c.person_ref,
+                "display_name": c.display_name,
                 "language": c.language,
             }
             for c in contacts
@@ -239,6 +242,7 @@ async def devices_list(call: Call[Any]) -> Mapping[str, Any]:
             device_type=q.type, online=q.online, limit=q.limit, after_id=q.after_id,
         )  # fmt: skip
     after = devices[-1].id if len(devices) == q.limit else None
+    call.audit_homes(d.home_id for d in devices)
     return {"devices": devices, "next_after_id": after}
 
 
@@ -246,6 +250,7 @@ async def residents_list(call: Call[Any]) -> Mapping[str, Any]:
     q: ResidentQuery = call.query
     async with call.ctx.pool.acquire() as conn:
         residents = await list_residents(conn, call.user.scope, q.home_id)
+    call.audit_homes(r.home_id for r in residents)
     return {"residents": residents}
 
 
@@ -312,7 +317,8 @@ def routes() -> list[Route]:
               tag, STAFF, path_model=HomePath, response_model=DeviceList,
               audit="home.devices"),
         Route("GET", "/api/v1/devices", devices_list, "Devices of the caller's homes",
-              "devices", STAFF, query_model=DeviceQuery, response_model=DeviceList),
+              "devices", STAFF, query_model=DeviceQuery, response_model=DeviceList,
+              audit="devices.list"),
         Route("GET", "/api/v1/residents", residents_list, "Residents of the caller's homes",
               "residents", STAFF, query_model=ResidentQuery, response_model=ResidentList,
               audit="residents.list"),
@@ -321,11 +327,11 @@ def routes() -> list[Route]:
               audit="home.settings"),
         Route("PUT", f"{home}/settings", settings_put, "Change a home's settings",
               tag, MANAGERS, path_model=HomePath, body_model=SettingsChange,
-              response_model=SettingsJson),
+              response_model=SettingsJson, audit="home.settings.change"),
         Route("GET", f"{home}/away", away_list, "Current, future and recent away periods",
               tag, ALL_ROLES, path_model=HomePath, response_model=AwayList,
               audit="home.away"),
         Route("POST", f"{home}/away", away_add, "Declare that the resident is away",
               tag, ALL_ROLES, path_model=HomePath, body_model=NewAway,
-              response_model=AwayCreated, status=201),
+              response_model=AwayCreated, status=201, audit="home.away.add"),
     ]  # fmt: skip

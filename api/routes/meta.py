@@ -8,6 +8,8 @@ from typing import Any
 
 from api.openapi import build_openapi
 from api.routing import ROUTES, Call, Route
+from core import explain
+from core.contacts import Language
 
 TITLE = "Eldercare monitoring API"
 
@@ -25,9 +27,28 @@ async def openapi(call: Call[Any]) -> Mapping[str, Any]:
     return build_openapi(table, title=TITLE, version=_version())
 
 
+def _by_language(table: Mapping[str, Mapping[Language, str]]) -> dict[str, dict[str, str]]:
+    return {lang.value: {key: texts[lang] for key, texts in table.items()} for lang in Language}
+
+
+async def texts(call: Call[Any]) -> Mapping[str, Any]:
+    """The explanation templates per kind, in each language (core/explain.py), so the
+    console says what the SMS says."""
+    return {
+        "templates": _by_language(explain.TEMPLATES),
+        "routine_features": _by_language(explain.ROUTINE_FEATURES),
+        "rooms": _by_language(explain.ROOMS),
+        "device_types": _by_language(explain.DEVICE_TYPES),
+        "channels": _by_language(explain.CHANNELS),
+        "contact_roles": _by_language(explain.CONTACT_ROLES),
+    }
+
+
 def routes() -> list[Route]:
-    """The description route (public: it holds no data)."""
+    """The description routes (public: they hold no one's data)."""
     return [
         Route("GET", "/api/v1/openapi.json", openapi, "This API's OpenAPI document", "meta",
               frozenset(), errors=()),
+        Route("GET", "/api/v1/texts", texts, "Explanation templates per kind and language",
+              "meta", frozenset(), errors=()),
     ]  # fmt: skip

@@ -1,7 +1,13 @@
-"""Operations: liveness, readiness and Prometheus metrics (public, outside /api/v1).
+"""Operations: liveness and readiness (public, outside /api/v1) and Prometheus metrics.
 
-The text exposition format is a few lines to write, so no client library: the figures
-are read fresh from the database on each scrape (storage/metrics.py keeps that cheap).
+/metrics answers on the API's port only to the metrics token (ELDERCARE_METRICS_TOKEN,
+sent as a bearer token), and without one on a separate port on 127.0.0.1
+(ELDERCARE_METRICS_PORT, api/server.py). The guard is `metrics_allowed`; what is
+exposed is `metrics_response` and `database_metrics_response`.
+
+`/metrics` is this process's own figures; `/metrics/database` the deployment's, read
+fresh from the database on each scrape and scraped once however many replicas run
+(api/metrics.py says why).
 """
 
 from __future__ import annotations
@@ -9,21 +15,28 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 import pydantic
 from aiohttp import web
 
+from api.auth.sessions import bearer_token
+from api.auth.tokens import same
+from api.context import ApiContext
+from api.errors import ApiError
+from api.metrics import PROMETHEUS_TYPE, database_exposition, process_exposition
+from api.principal import STAFF
 from api.routing import Call, Route, json_response
-from storage.metrics import Metrics, collect
+from storage.channel_health import channel_health
+from storage.metrics import collect
 
 log = logging.getLogger("eldercare.api")
 
 # Readiness must answer quickly even when the database hangs: the probe has its own
 # timeout, and a slow answer is as bad as a failed one.
 READY_TIMEOUT_S = 2.0
-PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class Health(pydantic.BaseModel):
@@ -45,7 +58,9 @@ async def _database_ok(pool: asyncpg.Pool) -> bool:
             async with pool.acquire() as conn:
                 await conn.fetchval("SELECT 1")
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-        log.warning("readiness: database unreachable: %s", type(error).__name__)
+        # DEBUG: a probe asks every few seconds, and the stages already said, once, that
+        # the database is away.
+        log.debug("readiness: database unreachable: %s", type(error).__name__)
         return False
     return True
 
@@ -68,91 +83,80 @@ async def readyz(call: Call[Any]) -> web.StreamResponse:
     return json_response({"database": database, "broker": broker}, 200 if ready else 503)
 
 
-def _sample(lines: list[str], name: str, kind: str, help_: str, value: float | None) -> None:
-    lines += [f"# HELP {name} {help_}", f"# TYPE {name} {kind}"]
-    if value is not None:  # unknown is no sample, never a made-up zero
-        lines.append(f"{name} {value:g}" if isinstance(value, float) else f"{name} {value}")
+async def metrics_response(ctx: ApiContext) -> web.StreamResponse:
+    """This process's own metrics, in Prometheus' text format."""
+    unacked = ctx.ingest_unacked() if ctx.ingest_unacked is not None else None
+    body = process_exposition(ctx.metrics_registry, unacked)
+    return web.Response(body=body, headers={"Content-Type": PROMETHEUS_TYPE})
 
 
-def render(m: Metrics, ingest_unacked: int | None = None) -> str:
-    """The Prometheus text exposition of one snapshot (and of this process's ingest)."""
-    lines: list[str] = []
-    _sample(
-        lines,
-        "eldercare_ingest_unacked_messages",
-        "gauge",
-        "Messages this process's ingest holds, received but not yet committed (its queue).",
-        ingest_unacked,
+async def database_metrics_response(ctx: ApiContext) -> web.StreamResponse:
+    """The deployment's figures, read from the database now, in the text format."""
+    async with ctx.pool.acquire() as conn:
+        snapshot = await collect(conn, ctx.clock.now())
+    body = database_exposition(snapshot)
+    return web.Response(body=body, headers={"Content-Type": PROMETHEUS_TYPE})
+
+
+class ChannelProblem(pydantic.BaseModel):
+    channel: str = pydantic.Field(examples=["sms"])
+    state: str = pydantic.Field(
+        description="failing: its latest delivery gave up, none went out since;"
+        " retrying: deliveries wait for another attempt after a failed one",
+        examples=["failing"],
     )
-    _sample(
-        lines,
-        "eldercare_readings_total",
-        "counter",
-        "Readings inserted (PostgreSQL statistics; resets with them).",
-        m.readings_inserted,
+    failed_last_hour: int
+    retrying: int
+    last_failed_at: datetime | None
+    last_sent_at: datetime | None
+
+
+class Banner(pydantic.BaseModel):
+    channels: list[ChannelProblem] = pydantic.Field(
+        description="notification channels in trouble; empty when all is well"
     )
-    _sample(
-        lines,
-        "eldercare_readings_rows_estimate",
-        "gauge",
-        "Rows in the readings table (planner estimate).",
-        m.readings_estimated_rows,
-    )
-    _sample(lines, "eldercare_devices", "gauge", "Active registered devices.", m.devices_total)
-    _sample(
-        lines,
-        "eldercare_devices_reporting",
-        "gauge",
-        "Devices heard from in the last 5 minutes.",
-        m.devices_reporting,
-    )
-    _sample(
-        lines,
-        "eldercare_last_message_age_seconds",
-        "gauge",
-        "Seconds since any device message was received.",
-        m.last_received_age_s,
-    )
-    _sample(
-        lines,
-        "eldercare_dead_letters_total",
-        "counter",
-        "Messages refused by ingest and kept as dead letters.",
-        m.dead_letters,
-    )
-    _sample(
-        lines,
-        "eldercare_detector_lag_seconds",
-        "gauge",
-        "Now minus the latest event time the detectors have processed.",
-        m.detector_lag_s,
-    )
-    _sample(
-        lines,
-        "eldercare_outbox_backlog",
-        "gauge",
-        "Notifications pending or being sent.",
-        m.outbox_backlog,
-    )
-    _sample(
-        lines,
-        "eldercare_outbox_oldest_due_age_seconds",
-        "gauge",
-        "How overdue the oldest pending notification is.",
-        m.outbox_oldest_due_age_s,
-    )
-    lines += ["# HELP eldercare_open_alerts Active alerts by severity.",
-              "# TYPE eldercare_open_alerts gauge"]  # fmt: skip
-    lines += [f'eldercare_open_alerts{{severity="{s}"}} {n}' for s, n in m.open_alerts.items()]
-    return "\n".join(lines) + "\n"
+
+
+async def banner(call: Call[Any]) -> Mapping[str, Any]:
+    """What the console's operations banner shows: channels that are failing."""
+    async with call.ctx.pool.acquire() as conn:
+        health = await channel_health(conn, call.ctx.clock.now())
+    return {
+        "channels": [
+            {"channel": h.channel, "state": "failing" if h.failing else "retrying",
+             "failed_last_hour": h.failed, "retrying": h.retrying,
+             "last_failed_at": h.last_failed_at, "last_sent_at": h.last_sent_at}
+            for h in health
+            if h.failing or h.retrying
+        ]
+    }  # fmt: skip
+
+
+def metrics_allowed(request: web.Request, ctx: ApiContext) -> bool:
+    """True when the request carries the configured metrics token."""
+    sent = bearer_token(request)
+    return ctx.metrics_token is not None and sent is not None and same(sent, ctx.metrics_token)
+
+
+def _require_metrics_token(call: Call[Any]) -> None:
+    if not metrics_allowed(call.request, call.ctx):
+        raise ApiError(
+            401,
+            "unauthorized",
+            "send the metrics token (ELDERCARE_METRICS_TOKEN) as a bearer token, or scrape"
+            " the local metrics port (ELDERCARE_METRICS_PORT)",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
 
 
 async def metrics(call: Call[Any]) -> web.StreamResponse:
-    async with call.ctx.pool.acquire() as conn:
-        snapshot = await collect(conn, call.ctx.clock.now())
-    unacked = call.ctx.ingest_unacked() if call.ctx.ingest_unacked is not None else None
-    body = render(snapshot, unacked).encode()
-    return web.Response(body=body, headers={"Content-Type": PROMETHEUS_TYPE})
+    _require_metrics_token(call)
+    return await metrics_response(call.ctx)
+
+
+async def database_metrics(call: Call[Any]) -> web.StreamResponse:
+    _require_metrics_token(call)
+    return await database_metrics_response(call.ctx)
 
 
 def routes() -> list[Route]:
@@ -162,6 +166,14 @@ def routes() -> list[Route]:
               response_model=Health, errors=()),
         Route("GET", "/readyz", readyz, "The database (and broker) answer", "operations",
               public, response_model=Ready, errors=(503,)),
-        Route("GET", "/metrics", metrics, "Prometheus metrics", "operations", public,
-              content_type="text/plain", errors=()),
+        Route("GET", "/metrics", metrics,
+              "This process's Prometheus metrics (needs the metrics token)",
+              "operations", public, content_type="text/plain", errors=(401,)),
+        Route("GET", "/metrics/database", database_metrics,
+              "The deployment's figures from the database, for one Prometheus job"
+              " (needs the metrics token)",
+              "operations", public, content_type="text/plain", errors=(401,)),
+        Route("GET", "/api/v1/ops/banner", banner,
+              "Notification channels in trouble (the console's operations banner)",
+              "operations", STAFF, response_model=Banner, errors=(401, 403)),
     ]  # fmt: skip

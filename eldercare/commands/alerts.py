@@ -14,16 +14,22 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+from prometheus_client import CollectorRegistry
 
 from alerts.channels.factory import build_channels
+from alerts.channels.outbound import OutboundPolicy, OutboundRefused, resolve_target
 from alerts.config import ChannelSettings
 from alerts.dispatcher import DispatchConfig
-from alerts.policy import POLICY_NAMES, PolicyError, policy_from_json, policy_to_json
-from alerts.routing import ChannelKind, Contact, Endpoint, Language, QuietHours, Role
 from alerts.runtime import running_alerts
+from api.server import serving_process_metrics
 from core.clock import WallClock
+from core.contact_points import email_address, phone_number, webhook_url
+from core.contacts import ChannelKind, Contact, Endpoint, Language, QuietHours, Role
+from core.policy import POLICY_NAMES, PolicyError, policy_from_json, policy_to_json
 from core.settings import Settings
-from eldercare.runtime import database, migrate_and_detect
+from core.telemetry import AlertTelemetry
+from eldercare.runtime import database, migrate_and_detect, prepare_database
+from eldercare.stopping import run_until_stopped
 from storage.alerts import list_alerts
 from storage.alerts_routing import (
     effective_policy,
@@ -32,7 +38,7 @@ from storage.alerts_routing import (
     save_policy,
     stored_policy_names,
 )
-from storage.pool import create_pool
+from storage.pool import wait_for_pool
 
 CLI_ACTOR = "cli"
 
@@ -45,6 +51,18 @@ def _quiet_hours(text: str) -> QuietHours:
         raise argparse.ArgumentTypeError(
             f"expected HH:MM-HH:MM, e.g. 22:00-07:00 ({exc})"
         ) from None
+
+
+def address_arg(check: Callable[[str], str]) -> Callable[[str], str]:  # also `duty`
+    """An argparse type from a core.contact_points check: the error names the problem."""
+
+    def parse(text: str) -> str:
+        try:
+            return check(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
 
 
 def add_parser(subparsers: Any) -> None:
@@ -73,9 +91,9 @@ def add_parser(subparsers: Any) -> None:
     add.add_argument("--position", type=int, default=0, help="order within the role")
     add.add_argument("--person", required=True, help="a user name or other stable reference")
     add.add_argument("--language", choices=[x.value for x in Language], default="zh-CN")
-    add.add_argument("--sms")
-    add.add_argument("--email")
-    add.add_argument("--webhook")
+    add.add_argument("--sms", type=address_arg(phone_number), help="E.164: +8613800138000")
+    add.add_argument("--email", type=address_arg(email_address))
+    add.add_argument("--webhook", type=address_arg(webhook_url), help="http(s) URL")
     add.add_argument("--quiet", type=_quiet_hours, help="quiet hours, local time: 22:00-07:00")
     add.set_defaults(handler=run_contacts_add)
 
@@ -92,7 +110,12 @@ def add_parser(subparsers: Any) -> None:
     stage.set_defaults(handler=run_stage)
 
 
-def _run(settings: Settings, action: Callable[[asyncpg.Connection], Awaitable[int]]) -> int:
+def with_connection(
+    settings: Settings, action: Callable[[asyncpg.Connection], Awaitable[int]]
+) -> int:
+    """Run `action` on a connection to the migrated database; a ValueError it raises is
+    one line on stderr and exit status 1 (shared by the `alerts` and `duty` commands)."""
+
     async def go() -> int:
         async with database(settings) as url:
             await migrate_and_detect(url)
@@ -121,7 +144,7 @@ def run_policy_show(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(out, indent=2))
         return 0
 
-    return _run(settings, action)
+    return with_connection(settings, action)
 
 
 def run_policy_set(args: argparse.Namespace, settings: Settings) -> int:
@@ -138,7 +161,7 @@ def run_policy_set(args: argparse.Namespace, settings: Settings) -> int:
         print(f"policy {args.name} stored ({len(policy.steps)} steps)")
         return 0
 
-    return _run(settings, action)
+    return with_connection(settings, action)
 
 
 def run_policy_reset(args: argparse.Namespace, settings: Settings) -> int:
@@ -149,7 +172,7 @@ def run_policy_reset(args: argparse.Namespace, settings: Settings) -> int:
         print(f"policy {args.name}: {'default restored' if dropped else 'already the default'}")
         return 0
 
-    return _run(settings, action)
+    return with_connection(settings, action)
 
 
 def run_contacts_add(args: argparse.Namespace, settings: Settings) -> int:
@@ -166,6 +189,13 @@ def run_contacts_add(args: argparse.Namespace, settings: Settings) -> int:
     if not endpoints:
         print("eldercare: give at least one of --sms, --email, --webhook", file=sys.stderr)
         return 2
+    if args.webhook:
+        policy = OutboundPolicy(settings.webhook_allowed_hosts or ())
+        try:  # checked again at every send, after resolving (DNS rebinding)
+            asyncio.run(resolve_target(args.webhook, policy))
+        except OutboundRefused as refused:
+            print(f"eldercare: --webhook: {refused}", file=sys.stderr)
+            return 2
     contact = Contact(
         Role(args.role), args.position, args.person, Language(args.language), endpoints, args.quiet
     )
@@ -175,7 +205,7 @@ def run_contacts_add(args: argparse.Namespace, settings: Settings) -> int:
         print(f"contact {args.role}[{args.position}] of home {args.home_id} saved")
         return 0
 
-    return _run(settings, action)
+    return with_connection(settings, action)
 
 
 def run_list(args: argparse.Namespace, settings: Settings) -> int:
@@ -191,26 +221,32 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
             }))  # fmt: skip
         return 0
 
-    return _run(settings, action)
+    return with_connection(settings, action)
 
 
 def run_stage(args: argparse.Namespace, settings: Settings) -> int:
     """The findings follower, the sweeper and the dispatcher, on the configured channels."""
 
     async def go() -> None:
-        async with database(settings) as url:
-            await migrate_and_detect(url)
+        registry = CollectorRegistry()  # the alert stage's metrics only
+        telemetry = AlertTelemetry.on(registry)
+        async with (
+            database(settings) as url,
+            serving_process_metrics(settings.metrics_port, registry),
+        ):
+            await prepare_database(url, wait=True)
             clock = WallClock()
-            pool = await create_pool(url, min_size=1, max_size=4)
+            pool = await wait_for_pool(url, user="alerts", min_size=1, max_size=4)
             try:
                 async with aiohttp.ClientSession() as session:
                     channels = build_channels(ChannelSettings.from_settings(settings), session,
                                               clock)  # fmt: skip
                     dispatch = DispatchConfig.from_settings(settings)
-                    async with running_alerts(pool, clock, channels, dispatch=dispatch):
+                    async with running_alerts(pool, clock, channels, dispatch=dispatch,
+                                              telemetry=telemetry):  # fmt: skip
                         await asyncio.Event().wait()  # until Ctrl-C or SIGTERM cancels us
             finally:
                 await pool.close()
 
-    asyncio.run(go())
+    run_until_stopped(go())
     return 0

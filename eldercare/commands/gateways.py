@@ -2,8 +2,10 @@
 
     eldercare gateways --sms-port 8025 --voice-port 8026 [--secret S] [--host 127.0.0.1]
                        [--answer-delay 1.0] [--default-answer fine]
+                       [--sms-replies-to http://127.0.0.1:8080/callbacks/sms]
 
-The voice gateway signs its callbacks with the secret (`--secret`, else
+Replies to texts (`POST /v1/inbound` on the SMS gateway) are posted to --sms-replies-to.
+The voice gateway's callbacks and the SMS replies are signed with the secret (`--secret`, else
 ELDERCARE_VOICE_CALLBACK_SECRET; without either a random one is made and printed, since
 the receiver must be given it). The APIs are documented in `simulators.gateways.sms` and
 `simulators.gateways.voice`.
@@ -64,6 +66,8 @@ def add_parser(subparsers: Any) -> None:
         help="how long a simulated call takes before its callback",
     )  # fmt: skip
     parser.add_argument("--default-answer", choices=ANSWERS, default="fine")
+    parser.add_argument("--sms-replies-to", metavar="URL",
+                        help="where replies to texts go: our /callbacks/sms")  # fmt: skip
     parser.set_defaults(handler=run)
 
 
@@ -74,7 +78,8 @@ async def serve(args: argparse.Namespace, secret: str) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with (
-        sms_gateway(args.host, args.sms_port) as sms,
+        sms_gateway(args.host, args.sms_port, secret=secret.encode(),
+                    inbound_url=args.sms_replies_to) as sms,
         voice_gateway(secret.encode(), host=args.host, port=args.voice_port,
                       answer_delay_s=args.answer_delay,
                       default_answer=args.default_answer) as voice,

@@ -13,6 +13,7 @@ import asyncpg
 from core.readings import DEVICE_ID_PATTERN, DeviceType
 from core.registry import HOME_ID_PATTERN, RegistryError, check_timezone, parse_registry_csv
 from core.settings import Settings
+from eldercare.commands.broker import add_credentials_parser
 from eldercare.runtime import database, migrate_and_detect
 from storage.registry import DuplicateError, NotFoundError, add_device, add_home, import_registry
 
@@ -59,6 +60,7 @@ def add_parser(subparsers: Any) -> None:
     )
     dev_import.add_argument("file", type=Path)
     dev_import.set_defaults(handler=run_devices_import)
+    add_credentials_parser(dev_sub)
 
 
 def _run(settings: Settings, action: Any) -> int:
@@ -120,7 +122,9 @@ def run_devices_import(args: argparse.Namespace, settings: Settings) -> int:
             print(f"eldercare: {args.file}: {exc}; nothing imported", file=sys.stderr)
             return 1
         print(f"imported {args.file}: {result.homes_created} homes created, "
-              f"{result.devices_added} devices added, {result.devices_moved} moved")  # fmt: skip
+              f"{result.devices_added} devices added, {result.devices_moved} moved to another "
+              f"home, {result.devices_changed} changed room, "
+              f"{result.devices_unchanged} unchanged")  # fmt: skip
         return 0
 
     return _run(settings, action)

@@ -6,6 +6,22 @@ arguments always give byte-identical files:
 
     eldercare simulate --homes 10 --days 60 --seed 1 --out DIR [--start 2026-01-05]
                        [--timezone Asia/Shanghai] [--incident-scale 1.0]
+                       [--profile classic|real-15min|real-hourly|real-daily]
+                       [--meter 15min|hourly|daily] [--pirs N|A-B] [--gaps none|real]
+                       [--life alone|real] [--pir-heartbeat fixed|idle]
+                       [--heartbeat-s 60 [--pipeline-outages N [--outage-minutes 10-240]]]
+
+Profiles (simulators/world.py) give the homes the real world's variety: the meter
+(every 15 min with flow events, hourly index only, or hourly reads uploaded once a day as
+one batched message), how many PIRs (drawn per home from a range, placed as installers
+do), report gaps (a few % of messages lost, network outages of hours, meters silent for
+days), life (unlabelled holidays, visitors, couples), and PIRs heard only hourly when
+nobody moves. `real-*` profiles turn all of it on; any dimension can be overridden. The
+registry then carries `profile`, `pirs` and `household` columns, and DIR/context.jsonl
+lists what is not an incident but explains findings (visits, holidays, gaps, outages).
+--heartbeat-s writes the ingest worker's heartbeat every S seconds; --pipeline-outages
+places N outages of our broker (no heartbeat, no device data; meters send their kept
+reads afterwards as a batched upload), listed in the truth as category `system`.
 
 Live mode publishes the homes to the broker at ELDERCARE_SIMULATOR_MQTT_URL (or
 ELDERCARE_MQTT_URL) in real time (--speed 1), or faster until the simulated clock
@@ -39,6 +55,7 @@ import logging
 import math
 import os
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -56,7 +73,13 @@ from eldercare.runtime import migrate_and_detect
 from simulators.incidents import IncidentRates
 from simulators.live import DEFAULT_SHARED_CONNECTIONS, LiveOptions, LivePublisher
 from simulators.load import MAX_PROCESSES, LoadError, LoadPlan, meter_device_ids, run_load
-from simulators.localtime import load_zone
+from simulators.localtime import HomeCalendar, load_zone
+from simulators.pipeline import (
+    DEFAULT_OUTAGE_MINUTES,
+    NO_PIPELINE,
+    PipelinePlan,
+    draw_outages,
+)
 from simulators.record import (
     DEFAULT_START,
     EARLIEST_START,
@@ -65,6 +88,7 @@ from simulators.record import (
     simulate_homes,
     write_recording,
 )
+from simulators.world import PRESETS, MeterKind, PirHeartbeat, build_profile
 from storage.registry import import_registry
 
 log = logging.getLogger("eldercare.simulate")
@@ -74,7 +98,8 @@ DEFAULT_LIVE_DAYS = 30
 DEFAULT_HEAD_START_HOURS = 12.0
 MAX_SPEED = 1_000_000.0
 # Options that belong to one mode only, so a mixed-up command fails instead of ignoring one.
-_RECORD_ONLY = ("out", "start")
+_RECORD_ONLY = ("out", "start", "profile", "meter", "pirs", "gaps", "life", "pir_heartbeat",
+                "heartbeat_s", "pipeline_outages", "outage_minutes")  # fmt: skip
 _LIVE_ONLY = ("speed", "head_start", "duration", "per_device_clients", "connections",
               "device_password_template")  # fmt: skip
 _LOAD_ONLY = ("rate", "messages", "processes", "devices", "prefix", "seq_base")
@@ -197,6 +222,35 @@ def add_parser(subparsers: Any) -> None:
         metavar="YYYY-MM-DD",
         help=f"first simulated day (default {DEFAULT_START.isoformat()})",
     )
+    rec.add_argument("--profile", choices=tuple(PRESETS), help="kind of homes (default classic)")
+    rec.add_argument("--meter", choices=tuple(k.value for k in MeterKind), help="meter kind")
+    rec.add_argument(
+        "--pirs", metavar="N|A-B", help="PIRs per home (1–6), or a range drawn per home"
+    )
+    rec.add_argument("--gaps", choices=("none", "real"), help="report gaps")
+    rec.add_argument("--life", choices=("alone", "real"), help="holidays, visitors, couples")
+    rec.add_argument(
+        "--pir-heartbeat",
+        choices=tuple(k.value for k in PirHeartbeat),
+        help="PIR status: hourly always (fixed) or only after an hour of silence (idle)",
+    )
+    rec.add_argument(
+        "--heartbeat-s",
+        type=_positive_int(86_400),
+        metavar="S",
+        help="write the ingest worker's heartbeat every S seconds",
+    )
+    rec.add_argument(
+        "--pipeline-outages",
+        type=_seed,
+        metavar="N",
+        help="simulate N outages of our pipeline (needs --heartbeat-s)",
+    )
+    rec.add_argument(
+        "--outage-minutes",
+        metavar="A-B",
+        help="pipeline outage lengths, minutes (default 10-240)",
+    )
     live = parser.add_argument_group("live mode")
     live.add_argument(
         "--speed",
@@ -300,21 +354,64 @@ def _rates(args: argparse.Namespace) -> IncidentRates:
     return IncidentRates().scaled(1.0 if args.incident_scale is None else args.incident_scale)
 
 
+def _minutes_range(text: str | None) -> tuple[float, float]:
+    if text is None:
+        return DEFAULT_OUTAGE_MINUTES
+    low, _, high = text.partition("-")
+    try:
+        values = (float(low), float(high or low))
+    except ValueError:
+        raise ValueError(f"--outage-minutes must be a range like 10-240, got {text!r}") from None
+    if not (math.isfinite(values[1]) and 1 <= values[0] <= values[1] <= 7 * 24 * 60):
+        raise ValueError(f"--outage-minutes must be within 1–10080, low <= high, got {text!r}")
+    return values
+
+
+def _pipeline(args: argparse.Namespace, start: date, timezone: str) -> PipelinePlan:
+    """The heartbeats and pipeline outages asked for; ValueError names a bad option."""
+    if args.pipeline_outages and not args.heartbeat_s:
+        raise ValueError("--pipeline-outages needs --heartbeat-s (a recording without "
+                         "heartbeats means a healthy pipeline)")  # fmt: skip
+    if not args.heartbeat_s:
+        return NO_PIPELINE
+    minutes = _minutes_range(args.outage_minutes)
+    calendar = HomeCalendar(start, args.days, timezone)
+    outages = draw_outages(args.seed, calendar.start_ms, calendar.end_ms,
+                           args.pipeline_outages or 0, minutes)  # fmt: skip
+    return PipelinePlan(args.heartbeat_s * 1000, outages)
+
+
 def _run_record(args: argparse.Namespace, settings: Settings) -> int:
     out: Path = args.out
     if out.exists() and not out.is_dir():
         print(f"eldercare simulate: --out {out} exists and is not a directory", file=sys.stderr)
         return 2
+    start = args.start or DEFAULT_START
+    timezone = args.timezone or settings.default_timezone
+    try:
+        world = build_profile(args.profile or "classic", args.meter, args.pirs, args.gaps,
+                              args.life, args.pir_heartbeat)  # fmt: skip
+        pipeline = _pipeline(args, start, timezone)
+    except ValueError as exc:
+        return _usage_error(str(exc))
     simulation = simulate_homes(
         n_homes=args.homes,
         days=args.days,
         seed=args.seed,
-        start=args.start or DEFAULT_START,
-        timezone=args.timezone or settings.default_timezone,
+        start=start,
+        timezone=timezone,
         rates=_rates(args),
+        world=world,
+        pipeline=pipeline,
     )
+    began = time.monotonic()
+
+    def progress(messages: int) -> None:
+        print(f"recording: {messages:,} messages written, {time.monotonic() - began:.0f} s",
+              file=sys.stderr, flush=True)  # fmt: skip
+
     try:
-        stats = write_recording(simulation, out)
+        stats = write_recording(simulation, out, progress)
     except OSError as exc:
         print(f"eldercare simulate: cannot write to {out}: {exc}", file=sys.stderr)
         return 1
@@ -330,8 +427,9 @@ def _run_record(args: argparse.Namespace, settings: Settings) -> int:
         )
     )
     print(
-        f"wrote {stats.messages} messages from {stats.homes} homes over {stats.days} days "
-        f"and {stats.truth_records} ground-truth incidents to {out} in {stats.seconds:.1f} s "
+        f"wrote {stats.messages} messages from {stats.homes} homes ({world.label}) over "
+        f"{stats.days} days and {stats.truth_records} ground-truth incidents to {out} in "
+        f"{stats.seconds:.1f} s "
         f"({stats.messages_per_minute:,.0f} readings/min)"
     )
     return 0
@@ -345,11 +443,14 @@ _NO_BROKER = "needs a broker: set ELDERCARE_SIMULATOR_MQTT_URL or ELDERCARE_MQTT
 _NO_DATABASE = "--register needs ELDERCARE_DATABASE_URL"
 
 
-async def _register(database_url: str, rows: list[RegistryRow]) -> None:
+async def _register(
+    database_url: str, rows: list[RegistryRow], installed_at: datetime | None = None
+) -> None:
     await migrate_and_detect(database_url)
     conn = await asyncpg.connect(database_url)
     try:
-        result = await import_registry(conn, rows)
+        # Simulated devices are installed when their simulated time starts.
+        result = await import_registry(conn, rows, installed_at=installed_at)
     finally:
         await conn.close()
     log.info(
@@ -397,7 +498,7 @@ def _run_live(args: argparse.Namespace, settings: Settings) -> int:
 
     async def go() -> Any:
         if args.register:
-            await _register(settings.database_url or "", simulation.registry())
+            await _register(settings.database_url or "", simulation.registry(), origin)
         print(f"eldercare simulate: {args.homes} homes live, clock x{speed:g} from "
               f"{origin:%Y-%m-%d %H:%M} UTC; Ctrl-C stops", flush=True)  # fmt: skip
         return await LivePublisher(simulation, target, clock, origin, options).run()

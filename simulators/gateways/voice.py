@@ -9,16 +9,19 @@ HTTP API (JSON in and out):
         no second call. With a different call: 409, field "idempotency_key". Bad input:
         400 {"error": {"field": "language", "message": "..."}}; unknown fields are refused.
     After `answer_delay_s` the gateway POSTs to callback_url
-        {"call_id": "...", "result": "fine" | "help" | "no_answer",
+        {"call_id": "...", "result": "fine" | "help" | "no_answer" | "answered",
          "idempotency_key": "...", "to": "...", "sent_at": <Unix seconds>}
+        ("answered" when the callee pressed keys: then also "digits": "1")
         signed as `simulators.gateways.signing` describes (X-Signature: sha256=<hex
         HMAC-SHA256 of the body>, X-Signature-Timestamp: sent_at) with the secret given
         at start-up. A non-2xx answer or a network error is retried with backoff, up to
         CALLBACK_ATTEMPTS times; every attempt is signed afresh (a new sent_at).
     GET  /v1/calls   200 {"calls": [{...the call..., "result", "callback_status":
                       "pending" | "delivered" | "failed", "callback_attempts"}, ...]}
-    POST /control/answers {"+8613800138000": "help", "default": "no_answer"}
-        what the simulated residents answer: per number, else the default (initially
+    POST /control/answers {"+8613800138000": "help", "+8613900000001": "press:1",
+                           "default": "no_answer"}
+        what the simulated callees answer (press:<keys> is a key press, DTMF): per
+        number, else the default (initially
         "fine"); merged into the current table; the answer is looked up when the call is made.
     POST /control/fail {"status": 503, "count": 3[, "retry_after_s": 1]}
         the next `count` POST /v1/calls answer `status`; nothing is queued.
@@ -29,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
+import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -57,6 +61,7 @@ from simulators.gateways.common import (
 from simulators.gateways.signing import signed_callback
 
 ANSWERS = ("fine", "help", "no_answer")
+KEY_PRESS = re.compile(r"press:[0-9*#]{1,16}")
 LANGUAGES = ("zh-CN", "en")
 MAX_SCRIPT_CHARS = 2000
 DEFAULT_ANSWER_DELAY_SECONDS = 1.0
@@ -100,8 +105,10 @@ class AnswerBook:
     def update(self, answers: Mapping[str, str]) -> None:
         """Merge `{number or "default": answer}` after checking every entry."""
         for number, answer in answers.items():
-            if answer not in ANSWERS:
-                raise InputError(number, f"answer must be one of {', '.join(ANSWERS)}")
+            if answer not in ANSWERS and not KEY_PRESS.fullmatch(answer):
+                raise InputError(
+                    number, f"answer must be one of {', '.join(ANSWERS)} or press:<keys>"
+                )
             if number != "default" and not PHONE_PATTERN.fullmatch(number):
                 raise InputError(number, "keys must be E.164 numbers or 'default'")
         for number, answer in answers.items():
@@ -174,6 +181,8 @@ class Dialer:
         call = self._update(call_id, result=self._answers.answer_for(self.calls[call_id].to))
         fields = {"call_id": call.call_id, "result": call.result,
                   "idempotency_key": call.idempotency_key, "to": call.to}  # fmt: skip
+        if call.result and call.result.startswith("press:"):
+            fields.update(result="answered", digits=call.result.removeprefix("press:"))
         backoff = Backoff(CALLBACK_RETRY_BASE_SECONDS, CALLBACK_RETRY_CAP_SECONDS)
         assert self._session is not None
         for attempt in range(1, CALLBACK_ATTEMPTS + 1):

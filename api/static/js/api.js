@@ -6,11 +6,12 @@ let csrfToken = null;
 let onSignedOut = null;
 
 export class ApiError extends Error {
-  constructor(status, code, message, field) {
+  constructor(status, code, message, field, retryAfterS) {
     super(message);
     this.status = status;
     this.code = code;
     this.field = field ?? null;
+    this.retryAfterS = retryAfterS ?? null;
   }
 }
 
@@ -55,6 +56,7 @@ export async function request(method, path, body) {
       detail.code || "http_" + response.status,
       detail.message || response.statusText || String(response.status),
       detail.field,
+      Number(response.headers.get("Retry-After")) || null,
     );
     if (response.status === 401 && !path.startsWith("/auth/") && onSignedOut) onSignedOut(error);
     throw error;
@@ -65,6 +67,7 @@ export async function request(method, path, body) {
 export const get = (path) => request("GET", path);
 export const post = (path, body = {}) => request("POST", path, body);
 export const put = (path, body = {}) => request("PUT", path, body);
+export const del = (path) => request("DELETE", path);
 
 export function query(params) {
   const pairs = Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== "");

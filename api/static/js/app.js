@@ -2,20 +2,27 @@
 import { alertStore } from "./alerts-store.js";
 import { ApiError, get, post, setCsrfToken, whenSignedOut } from "./api.js";
 import { h } from "./dom.js";
+import { loadTexts } from "./explain.js";
 import { label, lang, onLangChange, t, toggleLang } from "./i18n.js";
 import { onSoundChange, setSoundEnabled, soundArmed, soundEnabled } from "./sound.js";
+import { renderAdmin } from "./views/admin.js";
 import { renderAlertDetail } from "./views/alert-detail.js";
 import { renderAlerts } from "./views/alerts.js";
+import { renderAccount } from "./views/account.js";
+import { renderAudit } from "./views/audit.js";
 import { renderDashboard } from "./views/dashboard.js";
+import { renderDuty } from "./views/duty.js";
 import { renderFamily } from "./views/family.js";
 import { renderHome, renderHomes } from "./views/homes.js";
 import { renderLogin } from "./views/login.js";
+import { opsBanner } from "./ops-banner.js";
 import { forbidden, notFound } from "./ui.js";
 
 const STAFF = new Set(["admin", "supervisor", "advisor"]);
 const MANAGERS = new Set(["admin", "supervisor"]);
 
 const state = { user: null, cleanup: null };
+const banner = opsBanner();
 const app = document.getElementById("app");
 
 // Routes: pattern, view, who may open it.
@@ -27,6 +34,10 @@ const ROUTES = [
   { re: /^\/family$/, view: renderFamily, roles: new Set(["family"]), nav: "family" },
   { re: /^\/family\/(?<id>[^/]+)$/, view: renderFamily, roles: new Set(["family"]), nav: "family" },
   { re: /^\/dashboard$/, view: renderDashboard, roles: MANAGERS, nav: "dashboard" },
+  { re: /^\/duty$/, view: renderDuty, roles: MANAGERS, nav: "duty" },
+  { re: /^\/admin$/, view: renderAdmin, roles: new Set(["admin"]), nav: "admin" },
+  { re: /^\/audit$/, view: renderAudit, roles: MANAGERS, nav: "audit" },
+  { re: /^\/account$/, view: renderAccount, roles: new Set([...STAFF, "family"]), nav: "account" },
 ];
 
 function home(user) {
@@ -82,6 +93,9 @@ function drawShell(current) {
   const nav = h("nav", { "aria-label": t("app.title") },
     staff ? [navLink("alerts", "#/alerts", current), navLink("homes", "#/homes", current)] : null,
     MANAGERS.has(user.role) ? navLink("dashboard", "#/dashboard", current) : null,
+    MANAGERS.has(user.role) ? navLink("duty", "#/duty", current) : null,
+    user.role === "admin" ? navLink("admin", "#/admin", current) : null,
+    MANAGERS.has(user.role) ? navLink("audit", "#/audit", current) : null,
     user.role === "family" ? navLink("family", "#/family", current) : null);
   shell.header = h("header", { class: "topbar" },
     h("a", { class: "skip", href: "#main", onclick: (e) => { e.preventDefault(); shell.main.focus(); } }, t("app.skip")),
@@ -90,10 +104,11 @@ function drawShell(current) {
     h("div", { class: "topbar-right" },
       shell.streamLabel, shell.soundButton, langButton(),
       h("span", { class: "who" }, `${user.display_name || user.username} · ${label("role", user.role)}`),
+      h("a", { class: "link", href: "#/account", dataset: { nav: "account" } }, t("nav.account")),
       logout));
   shell.main = h("main", { id: "main", tabindex: "-1" });
   shell.live = h("div", { class: "sr-only", "aria-live": "assertive", role: "status" });
-  app.replaceChildren(shell.header, shell.main, shell.live);
+  app.replaceChildren(shell.header, staff ? banner.element() : null, shell.main, shell.live);
   drawStreamStatus();
   drawSoundButton();
 }
@@ -140,6 +155,7 @@ function route() {
 
 function showLogin(notice) {
   alertStore.stop();
+  banner.stop();
   shell.streamLabel = shell.soundButton = null;
   document.title = `${t("login.title")} · ${t("app.title")}`;
   document.body.dataset.route = "/login";
@@ -152,7 +168,10 @@ function showLogin(notice) {
 function signedIn(user) {
   state.user = user;
   document.body.dataset.role = user.role;
-  if (STAFF.has(user.role)) alertStore.start();
+  if (STAFF.has(user.role)) {
+    alertStore.start();
+    banner.start();
+  }
   const { path } = parseHash();
   if (path === "/" || path === "/login") location.hash = home(user);
   else route();
@@ -170,6 +189,7 @@ async function signOut() {
   if (state.cleanup) state.cleanup();
   state.cleanup = null;
   alertStore.stop();
+  banner.stop();
   history.replaceState(null, "", "#/login");
   showLogin();
 }
@@ -201,6 +221,7 @@ window.addEventListener("hashchange", () => {
 
 async function boot() {
   document.documentElement.lang = lang();
+  await loadTexts(); // the explanation templates; without them, English fallbacks
   try {
     const me = await get("/auth/me");
     setCsrfToken(me.csrf_token);

@@ -4,7 +4,7 @@ import { enc, post } from "./api.js";
 import { h } from "./dom.js";
 import { t } from "./i18n.js";
 import { dateInZone, daysUntilWeekday, fullDateTime, zonedToUtc } from "./format.js";
-import { flash } from "./ui.js";
+import { errorText, flash } from "./ui.js";
 
 export function awayForm(homeId, tz, onDone, { title = t("away.title"), explain } = {}) {
   const uid = `away-${homeId.replace(/[^A-Za-z0-9_-]/g, "_")}`;
@@ -42,7 +42,7 @@ export function awayForm(homeId, tz, onDone, { title = t("away.title"), explain 
       note.value = "";
       if (onDone) onDone(data && data.away_period);
     } catch (error) {
-      flash(feedback, t("common.error", { message: error.message }), "error");
+      flash(feedback, t("common.error", { message: errorText(error) }), "error");
     } finally {
       submit.disabled = false;
     }

@@ -95,7 +95,7 @@ export function readingsChart(readings, tz, marker) {
   rooms.forEach((room, i) => {
     const y = motionTop + i * ROW_H;
     svg.appendChild(s("line", { class: "row", x1: LEFT, x2: W - RIGHT, y1: y + ROW_H / 2, y2: y + ROW_H / 2 }));
-    svg.appendChild(s("text", { class: "room", x: LEFT - 6, y: y + ROW_H / 2 + 4, "text-anchor": "end" }, room));
+    svg.appendChild(s("text", { class: "room", x: LEFT - 6, y: y + ROW_H / 2 + 4, "text-anchor": "end" }, room === "—" ? room : label("room", room)));
   });
   for (const m of motion) {
     const at = toDate(m.t);
@@ -105,7 +105,7 @@ export function readingsChart(readings, tz, marker) {
     svg.appendChild(s("rect", {
       class: "mark", x: x(at), y, width: barW, height: ROW_H - 8, rx: 2,
       "fill-opacity": (0.35 + 0.65 * (events / maxEvents)).toFixed(2),
-    }, s("title", null, `${m.room || "—"} ${dateTime(at, tz)} — ${events}`)));
+    }, s("title", null, `${m.room ? label("room", m.room) : "—"} ${dateTime(at, tz)} — ${events}`)));
   }
 
   // The alert's start.
@@ -140,7 +140,7 @@ export function deviceTable(devices, tz) {
     )),
     h("tbody", null, devices.map((d) => h("tr", { class: d.online ? "" : "offline-row" },
       h("td", null, label("device", d.type), h("span", { class: "muted small" }, ` ${d.id}`)),
-      h("td", null, d.room || "—"),
+      h("td", null, d.room ? label("room", d.room) : "—"),
       h("td", null, h("span", { class: `dot ${d.online ? "green" : "grey"}`, "aria-hidden": "true" }),
         d.last_seen_at ? (d.online ? t("device.online") : t("device.offline")) : t("device.neverSeen")),
       h("td", null, d.last_seen_at ? friendly(d.last_seen_at, tz) : "—"),

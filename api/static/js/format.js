@@ -99,7 +99,10 @@ export function duration(ms) {
   const minutes = Math.max(0, Math.floor(ms / 60000));
   if (minutes < 1) return t("time.underMinute");
   if (minutes < 60) return t("time.minutes", { n: minutes });
-  if (minutes < 1440) return t("time.hours", { h: Math.floor(minutes / 60), m: minutes % 60 });
+  if (minutes < 1440) {
+    const hours = Math.floor(minutes / 60);
+    return minutes % 60 ? t("time.hours", { h: hours, m: minutes % 60 }) : t("time.hoursOnly", { h: hours });
+  }
   return t("time.days", { d: Math.floor(minutes / 1440), h: Math.floor((minutes % 1440) / 60) });
 }
 

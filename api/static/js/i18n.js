@@ -1,6 +1,10 @@
 // Every string the console shows, in Simplified Chinese (the default) and English.
 // t("key", {name: "..."}) fills {name}; an unknown key shows itself, so a gap is visible.
 
+import { enMore, zhMore } from "./i18n-more.js";
+import { enSecurity, zhSecurity } from "./i18n-security.js";
+import { enDuty, zhDuty } from "./i18n-duty.js";
+
 const LANG_KEY = "eldercare.lang";
 export const LANGUAGES = ["zh-CN", "en"];
 
@@ -20,6 +24,8 @@ const zh = {
   "stream.live": "实时更新中",
   "stream.connecting": "正在连接…",
   "stream.reconnecting": "连接中断，正在重连…",
+  "ops.failing": "{channel}通知发送失败：近一小时 {failed} 条已放弃，{retrying} 条待重试。请检查{channel}网关。",
+  "ops.retrying": "{channel}通知发送受阻：{retrying} 条待重试。",
   "role.admin": "管理员",
   "role.supervisor": "主管",
   "role.advisor": "助老员",
@@ -183,8 +189,8 @@ const zh = {
   "home.residents": "老人",
   "home.devices": "设备",
   "home.contacts": "联系人",
-  "home.alerts": "当前告警",
-  "home.noAlerts": "没有未处理的告警。",
+  "home.alerts": "告警记录",
+  "home.noAlerts": "这户还没有告警。",
   "home.away": "外出登记",
   "home.awayNone": "没有外出登记。",
   "home.awayUntil": "外出至 {time}",
@@ -234,8 +240,8 @@ const zh = {
   "family.quietExplain": "免打扰时段内只发送危急通知。",
   "family.language": "通知语言",
   "family.plain.ok": "一切正常。",
-  "family.plain.attention": "有情况需要留意，工作人员已在关注。",
-  "family.plain.alert": "有紧急情况，工作人员正在处理。",
+  "family.plain.attention": "有情况需要留意，详情见下方。",
+  "family.plain.alert": "发现紧急情况，如方便请立即联系家人；详情见下方。",
   "family.plain.offline": "家里的设备暂时没有信号。",
   "family.plain.away": "目前登记为外出。",
 
@@ -315,6 +321,8 @@ const en = {
   "stream.live": "Live",
   "stream.connecting": "Connecting…",
   "stream.reconnecting": "Connection lost, reconnecting…",
+  "ops.failing": "{channel} notifications are failing: {failed} given up in the last hour, {retrying} waiting to retry. Check the {channel} gateway.",
+  "ops.retrying": "{channel} notifications are held up: {retrying} waiting to retry.",
   "role.admin": "Administrator",
   "role.supervisor": "Supervisor",
   "role.advisor": "Care advisor",
@@ -419,16 +427,16 @@ const en = {
   "detail.reopenedFrom": "Reopened from alert #{id}",
   "detail.escalationStep": "Escalation step {n}",
 
-  "action.opened": "opened",
-  "action.reopened": "reopened",
-  "action.repeated": "seen again",
-  "action.escalated": "escalated",
-  "action.acknowledged": "acknowledged",
-  "action.claimed": "on the way",
-  "action.arrived": "arrived",
-  "action.commented": "comment",
-  "action.resolved": "resolved",
-  "action.checkin": "check-in call",
+  "action.opened": "Opened",
+  "action.reopened": "Reopened",
+  "action.repeated": "Seen again",
+  "action.escalated": "People notified",
+  "action.acknowledged": "Acknowledged",
+  "action.claimed": "On the way",
+  "action.arrived": "Arrived",
+  "action.commented": "Comment",
+  "action.resolved": "Resolved",
+  "action.checkin": "Check-in call",
 
   "col.time": "Time",
   "col.actor": "Who",
@@ -478,8 +486,8 @@ const en = {
   "home.residents": "Residents",
   "home.devices": "Devices",
   "home.contacts": "Contacts",
-  "home.alerts": "Active alerts",
-  "home.noAlerts": "No open alerts.",
+  "home.alerts": "Alerts, open and past",
+  "home.noAlerts": "No alerts for this home yet.",
   "home.away": "Away periods",
   "home.awayNone": "No away periods declared.",
   "home.awayUntil": "Away until {time}",
@@ -529,8 +537,8 @@ const en = {
   "family.quietExplain": "During quiet hours only critical notifications are sent.",
   "family.language": "Language of notifications",
   "family.plain.ok": "All is well.",
-  "family.plain.attention": "Something needs a look; the care team is watching.",
-  "family.plain.alert": "Something is wrong; the care team is dealing with it.",
+  "family.plain.attention": "Something needs a look; see below.",
+  "family.plain.alert": "Something urgent was noticed; please call your relative if you can. See below.",
   "family.plain.offline": "The devices at home are not reporting right now.",
   "family.plain.away": "Declared away from home.",
 
@@ -594,7 +602,15 @@ const en = {
   "time.yesterday": "yesterday {time}",
 };
 
-export const DICTIONARIES = { "zh-CN": zh, en };
+export const DICTIONARIES = {
+  "zh-CN": { ...zh, ...zhMore, ...zhSecurity, ...zhDuty },
+  en: { ...en, ...enMore, ...enSecurity, ...enDuty },
+};
+
+/** "a、b" in Chinese, "a, b" in English. */
+export function joinList(items) {
+  return items.filter(Boolean).join(current === "zh-CN" ? "、" : ", ");
+}
 
 let current = readStoredLanguage();
 const listeners = new Set();

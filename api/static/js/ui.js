@@ -1,6 +1,6 @@
 // Small shared pieces: badges, messages, sections.
 import { h } from "./dom.js";
-import { label, t } from "./i18n.js";
+import { DICTIONARIES, label, lang, t } from "./i18n.js";
 
 const SEVERITY_ICON = { critical: "‼", high: "!", medium: "▲", low: "●", info: "i" };
 const STATUS_ICON = { alert: "‼", attention: "!", ok: "✓", offline: "⨯", away: "⇥" };
@@ -25,9 +25,32 @@ export function loading() {
   return h("p", { class: "loading", role: "status" }, t("common.loading"));
 }
 
+/** What went wrong, said for a person in their language: never the server's raw text. */
+export function errorText(error) {
+  const dict = DICTIONARIES[lang()];
+  if (!error || typeof error !== "object") return t("error.server");
+  if (error.status === 422 || error.status === 400) {
+    const field = error.field ? String(error.field).replace(/^(body|query|path)\./, "") : null;
+    if (field && dict[`error.field.${field}`]) return dict[`error.field.${field}`];
+    const top = field ? field.split(".")[0] : null;
+    if (top && dict[`error.field.${top}`]) return dict[`error.field.${top}`];
+  }
+  if (error.status === 429) {
+    return error.retryAfterS ? t("login.lockedFor", { n: Math.max(1, Math.ceil(error.retryAfterS / 60)) }) : t("error.too_many_requests");
+  }
+  if (error.code && dict[`error.${error.code}`]) return dict[`error.${error.code}`];
+  if (error.status === 0) return t("error.network");
+  if (error.status === 401) return t("error.unauthorized");
+  if (error.status === 403) return t("error.forbidden");
+  if (error.status === 404) return t("error.not_found");
+  if (error.status === 409) return t("error.conflict");
+  if (error.status === 422) return t("error.invalid");
+  return t("error.server");
+}
+
 export function errorBox(error, onRetry) {
   return h("div", { class: "message error", role: "alert" },
-    t("common.error", { message: error.message || String(error) }),
+    errorText(error),
     onRetry ? [" ", h("button", { type: "button", class: "link", onclick: onRetry }, t("common.retry"))] : null);
 }
 

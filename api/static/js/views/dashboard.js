@@ -2,9 +2,28 @@
 // by category, response times p50/p90 by street and by advisor, false-alarm share; CSV.
 import { get, query } from "../api.js";
 import { h, s } from "../dom.js";
+import { kindLabel } from "../explain.js";
 import { label, t } from "../i18n.js";
-import { number, percent } from "../format.js";
+import { ago, clock, number, percent } from "../format.js";
 import { errorBox, loading, section } from "../ui.js";
+import { dutyPanel } from "../duty.js";
+
+/** Right now: alerts nobody acknowledged within 15 min, arrivals overdue, homes offline. */
+function nowPanel(now) {
+  const item = (i, text) => h("li", null,
+    i.alert_id ? h("a", { href: `#/alerts/${i.alert_id}` }, `${i.resident_name || i.home_id} · ${kindLabel(i.kind, i.category)}`)
+      : h("a", { href: `#/homes/${encodeURIComponent(i.home_id)}` }, i.resident_name || i.home_id),
+    h("span", { class: "muted" }, ` · ${text(i)}`));
+  const block = (key, items, text) => items.length
+    ? h("div", { class: "now-block", dataset: { testid: `now-${key}` } }, h("h3", null, `${t(`dash.${key}`)} (${items.length})`), h("ul", null, items.map((i) => item(i, text)))) : null;
+  const blocks = [
+    block("unacked", now.unacknowledged || [], (i) => ago(i.since)),
+    block("overdue", now.overdue_arrivals || [], (i) => `${i.who || ""} · ${t("alerts.eta", { time: clock(i.since) })}`),
+    block("offlineHomes", now.homes_offline || [], (i) => (i.since ? ago(i.since) : t("device.neverSeen"))),
+  ].filter(Boolean);
+  return h("section", { class: "card now-panel", dataset: { testid: "now-panel" } }, h("h2", null, t("dash.now")),
+    blocks.length ? blocks : h("p", { class: "muted" }, t("dash.nothingNow")));
+}
 
 const CATEGORIES = ["inactivity", "leak", "smoke", "wandering", "routine", "device", "system"];
 
@@ -105,10 +124,12 @@ export function renderDashboard(root, { params }) {
   let alive = true;
   const load = async () => {
     try {
-      const d = await get(`/dashboard${query({ weeks })}`);
+      const [d, now, duty] = await Promise.all([get(`/dashboard${query({ weeks })}`), get("/dashboard/now"), get("/duty")]);
       if (!alive) return;
       const target = d.ack_target_minutes ?? 15;
       body.replaceChildren(
+        nowPanel(now),
+        dutyPanel(duty),
         h("div", { class: "tiles" },
           tile(t("dash.homes"), number(d.homes_monitored)),
           tile(t("dash.devicesOnline"), `${number(d.devices_online)} / ${number(d.devices_total)}`,
@@ -121,7 +142,7 @@ export function renderDashboard(root, { params }) {
           ? h("table", { class: "table" },
               h("thead", null, h("tr", null, ["dash.kind", "dash.resolvedCount", "dash.falseCount", "dash.share"].map((k) => h("th", { scope: "col" }, t(k))))),
               h("tbody", null, d.false_alarm_share.map((r) => h("tr", null,
-                h("th", { scope: "row" }, r.kind), h("td", null, number(r.resolved)), h("td", null, number(r.false_alarms)),
+                h("th", { scope: "row" }, kindLabel(r.kind)), h("td", null, number(r.resolved)), h("td", null, number(r.false_alarms)),
                 h("td", null, h("meter", { min: 0, max: 1, value: r.share || 0 }), " ", percent(r.share))))))
           : h("p", { class: "muted" }, t("dash.empty"))));
     } catch (error) {

@@ -5,7 +5,12 @@ import { deviceTable, readingsChart } from "../chart.js";
 import { h } from "../dom.js";
 import { label, t } from "../i18n.js";
 import { ago, dateTime, friendly } from "../format.js";
-import { errorBox, loadFailure, loading, section, severityBadge, stateBadge, statusBadge } from "../ui.js";
+import { errorBox, errorText, loadFailure, loading, section, severityBadge, stateBadge, statusBadge } from "../ui.js";
+import { conditionState } from "../alert-state.js";
+import { explainAlert, kindLabel } from "../explain.js";
+import { profileCard, profileForm } from "../profile.js";
+
+const MANAGERS = new Set(["admin", "supervisor"]);
 
 const STATUSES = ["alert", "attention", "ok", "offline", "away"];
 
@@ -82,6 +87,11 @@ export function renderHome(root, { params, user }) {
     const tz = home.timezone;
     const chartBox = h("div", null, loading());
     const alertsBox = h("div", null, loading());
+    const profileBox = h("div", { dataset: { testid: "profile-box" } });
+    const showProfile = (p) => {
+      profileBox.replaceChildren(profileCard(p), MANAGERS.has(user.role) ? profileForm(home.id, p, showProfile) : "");
+    };
+    get(`/homes/${enc(id)}/profile`).then((p) => { if (alive) showProfile(p); }, () => profileBox.replaceChildren());
     const periods = [...(data.away_periods || [])];
     const awayBox = h("div", null, awayList(periods, tz));
     root.replaceChildren(
@@ -102,6 +112,7 @@ export function renderHome(root, { params, user }) {
           section(t("detail.chart"), chartBox),
           section(t("home.devices"), deviceTable(data.devices, tz))),
         h("div", { class: "detail-side" },
+          profileBox,
           section(t("home.away"), awayBox, awayForm(home.id, tz, (period) => {
             if (period) periods.push(period);
             awayBox.replaceChildren(awayList(periods, tz));
@@ -109,17 +120,20 @@ export function renderHome(root, { params, user }) {
           section(t("home.residents"), h("ul", { class: "plain-list" }, (data.residents || []).map((r) =>
             h("li", null, r.display_name, r.birth_year ? ` (${r.birth_year})` : "", r.language ? h("span", { class: "muted" }, ` · ${r.language}`) : null)))),
           section(t("home.contacts"), h("ul", { class: "plain-list" }, (data.contacts || []).map((c) =>
-            h("li", null, `${label("contact", c.role)}${c.position ? " #" + (c.position + 1) : ""}: ${c.person_ref}`, c.language ? h("span", { class: "muted" }, ` · ${c.language}`) : null)))))));
-    get(`/alerts${query({ home_id: home.id, state: "active" })}`).then((a) => {
+            h("li", null, `${label("contact", c.role)}${c.position ? " #" + (c.position + 1) : ""}: ${c.display_name || c.person_ref}`, c.language ? h("span", { class: "muted" }, ` · ${label("language", c.language)}`) : null)))))));
+    // The home's alerts, open and past, newest first: what happened here before.
+    get(`/alerts${query({ home_id: home.id, state: "all", limit: 30 })}`).then((a) => {
       if (!alive) return;
       const alerts = a.alerts || [];
-      alertsBox.replaceChildren(alerts.length ? h("ul", { class: "plain-list" }, alerts.map((al) => h("li", null,
-        severityBadge(al.severity), " ", h("a", { href: `#/alerts/${al.id}` }, `${label("cat", al.category)} — ${al.explanation}`), " ", stateBadge(al.state))))
+      alertsBox.replaceChildren(alerts.length ? h("ul", { class: "plain-list home-alerts", dataset: { testid: "home-alerts" } }, alerts.map((al) => h("li", { dataset: { alertId: al.id, state: al.state } },
+        severityBadge(al.severity), " ", stateBadge(al.state), " ",
+        h("a", { href: `#/alerts/${al.id}` }, `${kindLabel(al.kind, al.category)} — ${explainAlert(al)}`),
+        h("div", { class: "muted small" }, `${dateTime(al.opened_at, tz)} · ${conditionState(al).text}`))))
         : h("p", { class: "muted" }, t("home.noAlerts")));
     }, (error) => alertsBox.replaceChildren(errorBox(error)));
     get(`/homes/${enc(home.id)}/readings?hours=48`).then((r) => {
       if (alive) chartBox.replaceChildren(readingsChart(r, tz, null));
-    }, (error) => chartBox.replaceChildren(h("p", { class: "message error" }, t("chart.unavailable", { message: error.message }))));
+    }, (error) => chartBox.replaceChildren(h("p", { class: "message error" }, t("chart.unavailable", { message: errorText(error) }))));
   };
   load();
   return () => { alive = false; };

@@ -1,6 +1,7 @@
 import { post, setCsrfToken } from "../api.js";
 import { h } from "../dom.js";
 import { t } from "../i18n.js";
+import { errorText } from "../ui.js";
 
 export function renderLogin(root, { onSignedIn, notice }) {
   const error = h("div", { class: "form-error", role: "alert", "aria-live": "assertive" });
@@ -25,7 +26,8 @@ export function renderLogin(root, { onSignedIn, notice }) {
       setCsrfToken(data.csrf_token);
       onSignedIn(data.user);
     } catch (e) {
-      const text = e.status === 401 ? t("login.bad") : e.status === 429 ? `${t("login.throttled")} ${e.message}` : t("common.error", { message: e.message });
+      // The server answers a 429 in the console's language (Accept-Language), with the wait.
+      const text = e.status === 401 ? t("login.bad") : e.status === 429 ? e.message : errorText(e);
       error.replaceChildren(h("div", { class: "message error" }, text));
       password.value = "";
       password.focus();
