@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import shutil
 import socket
@@ -28,10 +29,18 @@ START_TIMEOUT_SECONDS = 10.0
 
 def free_port() -> int:
     """A loopback TCP port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` different loopback TCP ports nothing listens on. Each socket is held until
+    all are picked: ports picked one by one may repeat, and a server given the same port
+    twice (its cluster and its monitor) fails to start."""
+    with contextlib.ExitStack() as held:
+        socks = [held.enter_context(socket.socket()) for _ in range(count)]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
 
 
 @dataclass

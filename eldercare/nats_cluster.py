@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.settings import MqttTarget
-from eldercare.mosquitto import free_port
+from eldercare.mosquitto import free_ports
 
 START_TIMEOUT_SECONDS = 15.0
 CLUSTER_NAME = "eldercare"
@@ -128,10 +128,11 @@ def make_cluster(workdir: Path, size: int = 3, extra: str = "") -> NatsCluster:
     """Write the configs of a loopback cluster of `size` nodes on free ports."""
     shutil.rmtree(workdir, ignore_errors=True)
     nodes = []
+    ports = iter(free_ports(3 * size))
     for index in range(1, size + 1):
         node_dir = workdir / f"n{index}"
         (node_dir / "js").mkdir(parents=True)
-        nodes.append(NatsNode(f"n{index}", free_port(), free_port(), free_port(), node_dir))
+        nodes.append(NatsNode(f"n{index}", next(ports), next(ports), next(ports), node_dir))
     routes = [f"127.0.0.1:{n.cluster_port}" for n in nodes] if size > 1 else []
     for node in nodes:
         config = node_config(

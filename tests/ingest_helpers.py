@@ -15,17 +15,22 @@ import asyncpg
 from core.clock import Clock, WallClock
 from core.readings import DeviceType
 from core.settings import MqttTarget
+from ingest.nats_client import NatsTarget
 from ingest.service import CommitListener, IngestConfig, IngestService, StatusListener
 from ingest.wire import format_ts
 from simulators.publisher import DevicePublisher
 from storage.registry import add_device, add_home
 from tests.services import SIMULATOR_USER, Mosquitto, unique_name
 
+# A NATS cluster just started elects its JetStream leaders before the worker's consumer
+# can be made: seconds, and more on a loaded machine (CI once took over 15 s).
+CLUSTER_READY_TIMEOUT_S = 90.0
+
 
 @asynccontextmanager
 async def running_ingest(
     db_url: str,
-    target: MqttTarget,
+    target: MqttTarget | NatsTarget,
     *,
     client_id: str | None = None,
     on_committed: CommitListener | None = None,
@@ -44,12 +49,29 @@ async def running_ingest(
     ready = asyncio.Event()
     task = asyncio.create_task(service.run(ready), name="test-ingest")
     try:
-        await asyncio.wait_for(ready.wait(), ready_timeout_s)
+        await _until_ready(ready, task, ready_timeout_s)
         yield service
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def _until_ready(ready: asyncio.Event, task: asyncio.Task[None], timeout_s: float) -> None:
+    """Wait for the worker's ready; a worker that stops first fails the test with its own
+    error, and one not ready in time with what it was doing."""
+    readied = asyncio.create_task(ready.wait())
+    try:
+        await asyncio.wait({readied, task}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        readied.cancel()
+    if ready.is_set():
+        return
+    if task.done():
+        task.result()  # its error, if it had one
+        raise AssertionError("the ingest worker stopped before it was ready")
+    where = "".join(str(frame) + "\n" for frame in task.get_stack())
+    raise AssertionError(f"the ingest worker not ready after {timeout_s} s; it waits in:\n{where}")
 
 
 @asynccontextmanager

@@ -5,10 +5,24 @@ from __future__ import annotations
 import os
 import uuid
 
-from eldercare.mosquitto import INGEST_USER, SIMULATOR_USER, Mosquitto, free_port, make_mosquitto
+from eldercare.mosquitto import (
+    INGEST_USER,
+    SIMULATOR_USER,
+    Mosquitto,
+    free_port,
+    free_ports,
+    make_mosquitto,
+)
 from storage.pool import with_database
 
-__all__ = ["INGEST_USER", "SIMULATOR_USER", "Mosquitto", "free_port", "make_mosquitto"]
+__all__ = [
+    "INGEST_USER",
+    "SIMULATOR_USER",
+    "Mosquitto",
+    "free_port",
+    "free_ports",
+    "make_mosquitto",
+]
 
 
 # The PostgreSQL server the suite runs against: plain PostgreSQL or TimescaleDB.

@@ -23,7 +23,7 @@ import yaml
 from core.committed import owned_partitions
 from core.settings import SETTINGS, Settings
 from eldercare.commands.healthcheck import readyz_url
-from eldercare.mosquitto import free_port
+from eldercare.mosquitto import free_port, free_ports
 from eldercare.nats_cluster import NatsNode, node_config
 from tests.api_helpers import api_world
 from tests.processes import stop_process
@@ -352,11 +352,12 @@ def _loopback_configs(workdir: Path) -> list[tuple[NatsNode, int]]:
     store to `workdir` and the users file written by `eldercare nats-users`; each node
     with its monitoring port."""
     nodes = []
+    ports = iter(free_ports(4 * len(CLUSTER_NODES)))
     for name in CLUSTER_NODES:
         node_dir = workdir / name
         (node_dir / "users").mkdir(parents=True)
-        nodes.append(NatsNode(name, free_port(), free_port(), free_port(), node_dir))
-    http = {node.name: free_port() for node in nodes}
+        nodes.append(NatsNode(name, next(ports), next(ports), next(ports), node_dir))
+    http = {node.name: next(ports) for node in nodes}
     devices = workdir / "devices.csv"
     devices.write_text("water-0001,pw-one\n")
     for node in nodes:

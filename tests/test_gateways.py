@@ -19,7 +19,7 @@ from simulators.gateways.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from simulators.gateways.sms import sms_gateway
 from simulators.gateways.voice import voice_gateway
 from tests.ingest_helpers import wait_until
-from tests.services import free_port
+from tests.services import free_ports
 
 SECRET = b"test-callback-secret"
 NUMBER = "+8613800138000"
@@ -198,7 +198,7 @@ sys.exit(args.handler(args, Settings.from_env()))
 
 
 async def test_gateways_command_serves_both_until_interrupted() -> None:
-    sms_port, voice_port = free_port(), free_port()
+    sms_port, voice_port = free_ports(2)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", _GATEWAYS_MAIN, "gateways", "--sms-port", str(sms_port),
         "--voice-port", str(voice_port), "--secret", "s3cret",

@@ -23,7 +23,12 @@ from eldercare.commands.detectors import run_detector_worker
 from ingest.nats_client import NatsTarget
 from ingest.wire import format_ts, topic_for
 from storage.registry import add_device, add_home
-from tests.ingest_helpers import INSTALLED_LONG_AGO, running_ingest, wait_until
+from tests.ingest_helpers import (
+    CLUSTER_READY_TIMEOUT_S,
+    INSTALLED_LONG_AGO,
+    running_ingest,
+    wait_until,
+)
 from tests.nats_helpers import device_publisher, nats_cluster
 
 HOMES = 120
@@ -111,8 +116,12 @@ async def test_two_detector_workers_over_partitions_find_what_one_backtest_finds
     with nats_cluster(tmp_path / "nats", 1) as cluster:
         target = NatsTarget(cluster.urls, partitions=PARTITIONS, ack_wait_s=5.0)
         async with (
-            running_ingest(db_url, target, client_id="ingest-a"),  # type: ignore[arg-type]
-            running_ingest(db_url, target, client_id="ingest-b"),  # type: ignore[arg-type]
+            running_ingest(
+                db_url, target, client_id="ingest-a", ready_timeout_s=CLUSTER_READY_TIMEOUT_S
+            ),
+            running_ingest(
+                db_url, target, client_id="ingest-b", ready_timeout_s=CLUSTER_READY_TIMEOUT_S
+            ),
             detector_worker(db_url, target, 0),
             device_publisher(cluster.nodes[0]) as pub,
         ):

@@ -24,7 +24,7 @@ from ingest.nats_client import (
     NatsTarget,
     ensure_streams,
 )
-from tests.ingest_helpers import running_ingest, wait_until
+from tests.ingest_helpers import CLUSTER_READY_TIMEOUT_S, running_ingest, wait_until
 from tests.nats_helpers import (
     device_publisher,
     motion_messages,
@@ -46,7 +46,7 @@ async def test_readings_into_each_node_of_a_cluster_losing_one_are_each_stored_o
         target = NatsTarget(cluster.urls, partitions=8, ack_wait_s=5.0)
         sent = 0
         await _streams_created(target)  # as an operator would, before devices connect
-        async with running_ingest(db_url, target):  # type: ignore[arg-type]
+        async with running_ingest(db_url, target, ready_timeout_s=CLUSTER_READY_TIMEOUT_S):
             # Into every node, then with node 2 killed into the others, then into all again.
             for phase, nodes in enumerate(([0, 1, 2], [0, 2], [0, 1, 2])):
                 if phase == 1:

@@ -14,7 +14,7 @@ from eldercare.nats_cluster import make_cluster
 from ingest.nats_client import NatsTarget
 from ingest.wire import topic_for
 from simulators.publisher import DevicePublisher
-from tests.ingest_helpers import running_ingest, wait_until
+from tests.ingest_helpers import CLUSTER_READY_TIMEOUT_S, running_ingest, wait_until
 from tests.nats_helpers import motion_messages, readings_count, register_pir_homes
 from tests.services import unique_name
 
@@ -33,7 +33,9 @@ async def test_a_device_publishing_under_another_devices_subject_is_refused(
     try:
         node = cluster.nodes[0]
         services = node.url.replace("nats://", "nats://eldercare:svc-secret@")
-        async with running_ingest(db_url, NatsTarget((services,), partitions=4)):  # type: ignore[arg-type]
+        async with running_ingest(
+            db_url, NatsTarget((services,), partitions=4), ready_timeout_s=CLUSTER_READY_TIMEOUT_S
+        ):
             pub = DevicePublisher(node.mqtt_target("pir-000", "secret-0"), unique_name("pub"))
             await asyncio.to_thread(pub.connect)
             try:
