@@ -59,7 +59,7 @@ async def running_ingest(
 
 async def _until_ready(ready: asyncio.Event, task: asyncio.Task[None], timeout_s: float) -> None:
     """Wait for the worker's ready; a worker that stops first fails the test with its own
-    error, and one not ready in time with what it was doing."""
+    error, and one not ready in time raises TimeoutError saying where it waits."""
     readied = asyncio.create_task(ready.wait())
     try:
         await asyncio.wait({readied, task}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
@@ -70,8 +70,8 @@ async def _until_ready(ready: asyncio.Event, task: asyncio.Task[None], timeout_s
     if task.done():
         task.result()  # its error, if it had one
         raise AssertionError("the ingest worker stopped before it was ready")
-    where = "".join(str(frame) + "\n" for frame in task.get_stack())
-    raise AssertionError(f"the ingest worker not ready after {timeout_s} s; it waits in:\n{where}")
+    where = "".join(f"\n  {frame}" for frame in task.get_stack())
+    raise TimeoutError(f"the ingest worker not ready after {timeout_s} s; it waits in:{where}")
 
 
 @asynccontextmanager

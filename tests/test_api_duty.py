@@ -11,21 +11,32 @@ from core.contacts import Language
 from core.duty import Rotation
 from storage import duty as duty_rows
 from storage.duty import DutyPerson
-from tests.api_helpers import START, add_home, add_user, api_world, assign
+from tests.api_helpers import START, ApiWorld, add_home, add_user, api_world, assign
+
+
+async def _two_advisors(world: ApiWorld) -> None:
+    """李顾问 and 张顾问, advisors on the duty roster with their phones."""
+    await add_user(world.pool, "li", Role.ADVISOR, display_name="李顾问")
+    await add_user(world.pool, "zhang", Role.ADVISOR, display_name="张顾问")
+    async with world.pool.acquire() as conn:
+        for ref, sms in (("li", "+8613866666662"), ("zhang", "+8613866666661")):
+            await duty_rows.put_person(conn, DutyPerson(ref, Language.ZH, sms), START)
+
+
+async def _daily_handoffs(world: ApiWorld, *streets: str) -> None:
+    """On each street li and zhang take turns, a day each, from START."""
+    async with world.pool.acquire() as conn:
+        for street in streets:
+            rota = Rotation(0, street, "day", ("li", "zhang"), START, 86400)
+            await duty_rows.add_rotation(conn, rota, "admin", START)
 
 
 async def test_supervisor_sees_and_overrides_who_is_on_duty(db_url: str) -> None:
     async with api_world(db_url) as world:
         await add_home(world.pool, "e1", street="east")
         await add_home(world.pool, "w1", street="west")
-        await add_user(world.pool, "li", Role.ADVISOR, display_name="李顾问")
-        await add_user(world.pool, "zhang", Role.ADVISOR, display_name="张顾问")
-        async with world.pool.acquire() as conn:
-            for ref, sms in (("li", "+8613866666662"), ("zhang", "+8613866666661")):
-                await duty_rows.put_person(conn, DutyPerson(ref, Language.ZH, sms), START)
-            for street in ("east", "west"):
-                rota = Rotation(0, street, "day", ("li", "zhang"), START, 86400)
-                await duty_rows.add_rotation(conn, rota, "admin", START)
+        await _two_advisors(world)
+        await _daily_handoffs(world, "east", "west")
         sue = await world.user_signed_in("sue", Role.SUPERVISOR, street="east")
 
         now = await sue.json("GET", "/api/v1/duty")
@@ -65,14 +76,8 @@ async def test_supervisor_sees_and_overrides_who_is_on_duty(db_url: str) -> None
 
 async def test_supervisor_removes_a_wrong_cover(db_url: str) -> None:
     async with api_world(db_url) as world:
-        await add_user(world.pool, "li", Role.ADVISOR, display_name="李顾问")
-        await add_user(world.pool, "zhang", Role.ADVISOR, display_name="张顾问")
-        async with world.pool.acquire() as conn:
-            for ref, sms in (("li", "+8613866666662"), ("zhang", "+8613866666661")):
-                await duty_rows.put_person(conn, DutyPerson(ref, Language.ZH, sms), START)
-            for street in ("east", "west"):
-                rota = Rotation(0, street, "day", ("li", "zhang"), START, 86400)
-                await duty_rows.add_rotation(conn, rota, "admin", START)
+        await _two_advisors(world)
+        await _daily_handoffs(world, "east", "west")
         sue = await world.user_signed_in("sue", Role.SUPERVISOR, street="east")
         root = await world.bearer("root", Role.ADMIN)
         cover = {"street": "east", "person": "zhang", "start": START.isoformat(),
@@ -134,11 +139,8 @@ async def test_supervisor_removes_a_wrong_cover(db_url: str) -> None:
 
 async def test_supervisor_removes_a_wrong_rotation(db_url: str) -> None:
     async with api_world(db_url) as world:
-        await add_user(world.pool, "li", Role.ADVISOR, display_name="李顾问")
-        await add_user(world.pool, "zhang", Role.ADVISOR, display_name="张顾问")
+        await _two_advisors(world)
         async with world.pool.acquire() as conn:
-            for ref, sms in (("li", "+8613866666662"), ("zhang", "+8613866666661")):
-                await duty_rows.put_person(conn, DutyPerson(ref, Language.ZH, sms), START)
             base = Rotation(0, "east", "day", ("li",), START, 86400)
             # Set up wrong: above the day layer, so 张 is on duty all the time.
             wrong = Rotation(0, "east", "wrong", ("zhang",), START, 86400, priority=1)
@@ -193,5 +195,5 @@ async def test_supervisor_removes_a_wrong_rotation(db_url: str) -> None:
         # An admin may remove any street's rotation; a street with nothing left drops out.
         gone = await root.json("DELETE", f"/api/v1/duty/rotations/{west_id}")
         assert [m["name"] for m in gone["rotation"]["members"]] == ["李顾问", "张顾问"]
-        streets = {s["street"] for s in (await root.json("GET", "/api/v1/duty"))["streets"]}
-        assert streets == {"east"}
+        left = {s["street"] for s in (await root.json("GET", "/api/v1/duty"))["streets"]}
+        assert left == {"east"}
