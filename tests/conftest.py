@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+from core.logs import JsonFormatter, TextFormatter
 from storage.migrate import migrate
 from tests.services import (
     ADMIN_URL,
@@ -86,3 +88,15 @@ async def no_leftover_tasks() -> AsyncIterator[None]:
     leftover = [t for t in asyncio.all_tasks() - before if not t.done()]
     leftover = [t for t in leftover if t is not asyncio.current_task()]
     assert not leftover, f"tasks left running: {[t.get_name() for t in leftover]}"
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_log_handler() -> Iterator[None]:
+    """A command run in-process (`main([...])`) points the root logger at this test's
+    captured stderr, which pytest closes afterwards: every later test's log record would
+    then print a "Logging error" traceback over the real output. Take that handler away."""
+    yield
+    root = logging.getLogger()
+    for handler in root.handlers[:]:
+        if isinstance(handler.formatter, TextFormatter | JsonFormatter):
+            root.removeHandler(handler)
